@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Config } from './platform/config.ts';
+import { type AuthGuard, createAuthGuard } from './platform/http/auth.ts';
+import { registerErrorHandling } from './platform/http/error-handler.ts';
+import { registerOpenApi } from './platform/http/openapi.ts';
+import { opsRoutes } from './platform/http/ops.routes.ts';
+import { rateLimitBuckets, registerRateLimit } from './platform/http/rate-limit.ts';
+import type { RouteContext } from './platform/http/route-context.ts';
+import { createLogger, type Logger } from './platform/logger.ts';
+import { devMailboxRoutes } from './platform/mail.ts';
+import { createPlatform, type Platform, type ProcessRole } from './platform/platform.ts';
+import { fileRoutes } from './platform/storage.ts';
+import { createIdentityModule, type IdentityApi } from './modules/identity/index.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    platform: Platform;
+    guard: AuthGuard;
+    /** Each module's public API, for the CLI and in-process callers. */
+    modules: { identity: IdentityApi };
+  }
+}
+
+export interface BuildOptions {
+  config: Config;
+  role?: ProcessRole;
+  logger?: Logger;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the whole application: platform services, HTTP plugins, then modules. Role `worker`
+ * serves only health and metrics; its modules still register their job handlers.
+ */
+export async function buildApp({
+  config,
+  role = 'all',
+  logger = createLogger(config.logLevel),
+}: BuildOptions): Promise<FastifyInstance> {
+  const platform = await createPlatform(config, { role, logger });
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    trustProxy: config.http.trustProxy,
+    bodyLimit: config.http.bodyLimit,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: undefined,
+  });
+  app.decorate('platform', platform);
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onClose', async () => platform.close());
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    platform.metrics.httpDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status_code: reply.statusCode,
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+  registerErrorHandling(app);
+
+  await app.register(helmet, { global: true });
+  await app.register(cors, {
+    origin: config.http.corsOrigins.length ? config.http.corsOrigins : false,
+    credentials: true,
+    exposedHeaders: [
+      'x-request-id',
+      'retry-after',
+      'x-ratelimit-limit',
+      'x-ratelimit-remaining',
+      'x-ratelimit-reset',
+    ],
+  });
+  await registerRateLimit(app, config, platform.redis);
+
+  // Modules are built in every role so that their job handlers exist wherever workers run.
+  const identity = createIdentityModule(platform);
+  const guard = createAuthGuard(identity.api.verifyAccessToken);
+  const ctx: RouteContext = { platform, guard, buckets: rateLimitBuckets(config) };
+  app.decorate('guard', guard);
+  app.decorate('modules', { identity: identity.api });
+
+  await app.register(opsRoutes, { platform });
+  if (role !== 'worker') {
+    await registerOpenApi(app, config);
+    await app.register(fileRoutes, { storage: platform.storage });
+    await app.register(
+      async (api) => {
+        await api.register(identity.routes, ctx);
+        if (!config.isProduction)
+          await api.register(devMailboxRoutes, { mailer: platform.mailer, prefix: '/dev' });
+      },
+      { prefix: '/api' },
+    );
+  }
+
+  app.addHook('onReady', async () => {
+    await platform.jobs.start();
+  });
+  return app;
+}

@@ -1,0 +1,314 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Metrics } from './metrics.ts';
+import type { Redis } from './redis.ts';
+
+export interface CacheWriteOptions {
+  ttlSeconds: number;
+  tags?: string[];
+}
+
+export interface Cache {
+  get<T>(key: string): Promise<T | undefined>;
+  set<T>(key: string, value: T, options: CacheWriteOptions): Promise<void>;
+  /** get-or-load with TTL; concurrent callers in one process share one load (no stampede). */
+  getOrLoad<T>(key: string, options: CacheWriteOptions, load: () => Promise<T>): Promise<T>;
+  del(key: string): Promise<void>;
+  delByPrefix(prefix: string): Promise<void>;
+  delByTag(tag: string): Promise<void>;
+  readonly kind: 'memory' | 'redis';
+}
+
+/**
+ * What a backend must provide. The wrapper in createCache adds single-flight, metrics, JSON and the
+ * error policy, so both backends behave the same.
+ */
+interface Store {
+  readonly kind: Cache['kind'];
+  /** With `guardTags`, also returns a stamp of the invalidation generations a guarded write must still match. */
+  read(key: string, guardTags?: string[]): Promise<{ json: string | undefined; stamp: string[] }>;
+  /** Without a stamp the write is unconditional; with one it is dropped if an invalidation happened since the read. */
+  write(key: string, json: string, ttlSeconds: number, tags: string[], stamp?: string[]): Promise<void>;
+  del(key: string): Promise<void>;
+  delByPrefix(prefix: string): Promise<void>;
+  delByTag(tag: string): Promise<void>;
+}
+
+interface Flight {
+  key: string;
+  tags: string[];
+  /** Set by an invalidation that overtook the load: its result is returned to its waiters but never stored. */
+  stale: boolean;
+  promise: Promise<{ hit: boolean; value: unknown }>;
+}
+
+/**
+ * Builds the platform cache: Redis when a client is given (shared by all processes), else an in-process LRU.
+ *
+ * Error policy: reads and writes never fail a request (a Redis outage reads as a miss and the loader runs),
+ * but invalidations reject, because a silently failed delete could keep serving stale data after an edit.
+ */
+export function createCache(opts: {
+  redis?: Redis;
+  keyPrefix: string;
+  metrics: Metrics;
+  maxEntries?: number;
+}): Cache {
+  const store = opts.redis ? redisStore(opts.redis, opts.keyPrefix) : memoryStore(opts.maxEntries ?? 10_000);
+  const flights = new Map<string, Flight>();
+
+  const count = (key: string, hit: boolean) =>
+    opts.metrics.cacheRequests.inc({ namespace: namespaceOf(key), result: hit ? 'hit' : 'miss' });
+
+  // In-process half of the race guard: loads that an invalidation overtook must not store their result, and
+  // callers arriving after the invalidation must start a fresh load instead of joining the old one.
+  const supersede = (matches: (flight: Flight) => boolean) => {
+    for (const [key, flight] of flights) {
+      if (!matches(flight)) continue;
+      flight.stale = true;
+      flights.delete(key);
+    }
+  };
+
+  async function fly(flight: Omit<Flight, 'promise'>, ttlSeconds: number, load: () => Promise<unknown>) {
+    // The generation stamp is read before the loader starts, so an invalidation during the load is detected.
+    const found = await store.read(flight.key, flight.tags).catch(() => undefined);
+    const cached = decode(found?.json);
+    if (cached) return { hit: true, value: cached.value };
+    const loaded = await load();
+    if (loaded === undefined) return { hit: false, value: undefined };
+    const json = JSON.stringify(loaded);
+    // No stamp (the read failed) means we cannot prove freshness, so the result is not stored.
+    if (found && !flight.stale && storable(ttlSeconds)) {
+      await store.write(flight.key, json, ttlSeconds, flight.tags, found.stamp).catch(() => undefined);
+    }
+    // Hand back what a later hit would return, so e.g. a Date is a string on the first request too.
+    return { hit: false, value: JSON.parse(json) as unknown };
+  }
+
+  return {
+    kind: store.kind,
+
+    async get<T>(key: string) {
+      const found = decode((await store.read(key).catch(() => undefined))?.json);
+      count(key, found !== undefined);
+      return found?.value as T | undefined;
+    },
+
+    async set<T>(key: string, value: T, options: CacheWriteOptions) {
+      const json = JSON.stringify(value);
+      supersede((flight) => flight.key === key);
+      if (json === undefined || !storable(options.ttlSeconds)) return;
+      await store.write(key, json, options.ttlSeconds, options.tags ?? []).catch(() => undefined);
+    },
+
+    async getOrLoad<T>(key: string, options: CacheWriteOptions, load: () => Promise<T>) {
+      let flight = flights.get(key);
+      if (!flight) {
+        const state = { key, tags: options.tags ?? [], stale: false };
+        const created: Flight = Object.assign(state, {
+          promise: fly(state, options.ttlSeconds, load).finally(() => {
+            if (flights.get(key) === created) flights.delete(key);
+          }),
+        });
+        flights.set(key, (flight = created));
+      }
+      try {
+        const { hit, value } = await flight.promise;
+        count(key, hit);
+        return value as T;
+      } catch (err) {
+        count(key, false);
+        throw err;
+      }
+    },
+
+    async del(key: string) {
+      supersede((flight) => flight.key === key);
+      await store.del(key);
+    },
+
+    async delByPrefix(prefix: string) {
+      supersede((flight) => flight.key.startsWith(prefix));
+      await store.delByPrefix(prefix);
+    },
+
+    async delByTag(tag: string) {
+      supersede((flight) => flight.tags.includes(tag));
+      await store.delByTag(tag);
+    },
+  };
+}
+
+/** Metrics label: the key's first `:` segment, so keys should look like `course:42` to keep cardinality low. */
+function namespaceOf(key: string): string {
+  const colon = key.indexOf(':');
+  return colon === -1 ? key : key.slice(0, colon);
+}
+
+function storable(ttlSeconds: number): boolean {
+  // lru-cache reads ttl 0 as "forever" and Redis rejects EX 0, so a non-positive TTL means "don't cache".
+  return Number.isFinite(ttlSeconds) && ttlSeconds > 0;
+}
+
+/** Wraps the value so a cached `null` is told apart from a miss; unreadable JSON counts as a miss. */
+function decode(json: string | undefined): { value: unknown } | undefined {
+  if (json === undefined) return undefined;
+  try {
+    return { value: JSON.parse(json) as unknown };
+  } catch {
+    return undefined;
+  }
+}
+
+function memoryStore(max: number): Store {
+  const keysByTag = new Map<string, Set<string>>();
+  const tagsByKey = new Map<string, string[]>();
+  const untag = (key: string) => {
+    for (const tag of tagsByKey.get(key) ?? []) {
+      const keys = keysByTag.get(tag);
+      keys?.delete(key);
+      if (keys?.size === 0) keysByTag.delete(tag);
+    }
+    tagsByKey.delete(key);
+  };
+  // dispose runs on eviction, expiry, delete and overwrite, so the tag index never outgrows the LRU.
+  const lru = new LRUCache<string, string>({ max, dispose: (_value, key) => untag(key) });
+
+  // Races are guarded entirely by the wrapper's flight marking: this store lives in one process, so every
+  // invalidation that can overtake a load is seen there, exactly (no generation numbers needed).
+  return {
+    kind: 'memory',
+    async read(key) {
+      return { json: lru.get(key), stamp: [] };
+    },
+    async write(key, json, ttlSeconds, tags) {
+      lru.set(key, json, { ttl: ttlSeconds * 1000 });
+      untag(key); // lru-cache skips dispose when the new value equals the old one
+      if (tags.length === 0) return;
+      tagsByKey.set(key, tags);
+      for (const tag of tags) {
+        const keys = keysByTag.get(tag) ?? new Set<string>();
+        keysByTag.set(tag, keys.add(key));
+      }
+    },
+    async del(key) {
+      lru.delete(key);
+    },
+    async delByPrefix(prefix) {
+      for (const key of [...lru.keys()]) if (key.startsWith(prefix)) lru.delete(key);
+    },
+    async delByTag(tag) {
+      for (const key of [...(keysByTag.get(tag) ?? [])]) lru.delete(key);
+      keysByTag.delete(tag);
+    },
+  };
+}
+
+/**
+ * Generation keys only need to outlive the longest load; expiring them keeps one-off tags from piling up.
+ * Limit: a load running longer than this could miss an invalidation whose generation key expired meanwhile.
+ */
+const GENERATION_TTL_SECONDS = 86_400;
+const SCAN_COUNT = 500;
+
+// KEYS: data key, n tag sets, then generation keys; ARGV: json, ttl, n, expected generations.
+// Stores only if every generation still matches ('' = key absent); tag sets live as long as their longest member.
+const FILL = script(`
+local n = tonumber(ARGV[3])
+for i = n + 2, #KEYS do
+  if (redis.call('GET', KEYS[i]) or '') ~= ARGV[i - n + 2] then return 0 end
+end
+local ttl = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+for i = 2, n + 1 do
+  redis.call('SADD', KEYS[i], KEYS[1])
+  if redis.call('TTL', KEYS[i]) < ttl then redis.call('EXPIRE', KEYS[i], ttl) end
+end
+return 1`);
+
+// KEYS: tag generation, tag set. Bumping and emptying atomically means a fill either lands before (and is
+// deleted here) or after (and sees the new generation); none can slip into the set between the two.
+const DROP_TAG = script(`
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+local members = redis.call('SMEMBERS', KEYS[2])
+for i = 1, #members, 500 do
+  redis.call('UNLINK', unpack(members, i, math.min(i + 499, #members)))
+end
+redis.call('UNLINK', KEYS[2])
+return #members`);
+
+/**
+ * Cross-process race guard: a fill re-checks, atomically in FILL, the generations it read before loading:
+ * one per tag (bumped by delByTag), one per key namespace (bumped by del and by delByPrefix when the prefix
+ * names a namespace) and one global (bumped by delByPrefix without a `:`). A del therefore also voids in-flight
+ * loads of other keys in the same namespace: an occasional lost fill, never a stale one.
+ * Limit: the scripts touch tag members not declared in KEYS, which standalone Redis allows but Cluster does not.
+ */
+function redisStore(redis: Redis, keyPrefix: string): Store {
+  const dataKey = (key: string) => `${keyPrefix}cache:${key}`;
+  const tagSetKey = (tag: string) => `${keyPrefix}cache-tag:${tag}`;
+  const tagGenKey = (tag: string) => `${keyPrefix}cache-gen:${tag}`;
+  const namespaceGenKey = (key: string) => `${keyPrefix}cache-gen-ns:${namespaceOf(key)}`;
+  const globalGen = `${keyPrefix}cache-gen-all`;
+  const genKeys = (key: string, tags: string[]) => [globalGen, namespaceGenKey(key), ...tags.map(tagGenKey)];
+
+  async function bumpAndUnlink(genKey: string, ...keys: string[]) {
+    const tx = redis.multi().incr(genKey).expire(genKey, GENERATION_TTL_SECONDS);
+    const results = await (keys.length ? tx.unlink(...keys) : tx).exec();
+    const failed = results?.find(([err]) => err);
+    if (failed) throw failed[0];
+  }
+
+  return {
+    kind: 'redis',
+    async read(key, guardTags) {
+      if (!guardTags) return { json: (await redis.get(dataKey(key))) ?? undefined, stamp: [] };
+      // One round trip: the value and the generations the fill will have to match.
+      const [json, ...stamp] = await redis.mget(dataKey(key), ...genKeys(key, guardTags));
+      return { json: json ?? undefined, stamp: stamp.map((gen) => gen ?? '') };
+    },
+    async write(key, json, ttlSeconds, tags, stamp) {
+      const guard = stamp ? genKeys(key, tags) : [];
+      const keys = [dataKey(key), ...tags.map(tagSetKey), ...guard];
+      await runScript(redis, FILL, keys, [json, Math.ceil(ttlSeconds), tags.length, ...(stamp ?? [])]);
+    },
+    async del(key) {
+      await bumpAndUnlink(namespaceGenKey(key), dataKey(key));
+    },
+    async delByPrefix(prefix) {
+      // Bump first: fills landing after this are refused, fills landing before it are found by the SCAN.
+      await bumpAndUnlink(prefix.includes(':') ? namespaceGenKey(prefix) : globalGen);
+      const match = `${dataKey(prefix).replace(/[*?[\]\\]/g, '\\$&')}*`;
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
+        if (keys.length) await redis.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    },
+    async delByTag(tag) {
+      await runScript(redis, DROP_TAG, [tagGenKey(tag), tagSetKey(tag)], [GENERATION_TTL_SECONDS]);
+    },
+  };
+}
+
+function script(source: string) {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/** EVALSHA with an EVAL fallback; avoids defineCommand, which would mutate the shared client. */
+async function runScript(
+  redis: Redis,
+  lua: ReturnType<typeof script>,
+  keys: string[],
+  args: (string | number)[],
+) {
+  try {
+    return await redis.evalsha(lua.sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return redis.eval(lua.source, keys.length, ...keys, ...args);
+  }
+}

@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const url = z.string().url();
+
+/**
+ * Every environment variable Lectern reads. Defaults give the embedded set-up (no servers needed).
+ * The README's configuration reference is this table in prose; keep the two in step.
+ */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(3000),
+  PUBLIC_URL: url.optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_POOL_MAX: int(1, 200).default(10),
+  PGLITE_PATH: z.string().min(1).optional(),
+
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  REDIS_KEY_PREFIX: z.string().default('lectern:'),
+
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_ISSUER: z.string().min(1).default('lectern'),
+  JWT_AUDIENCE: z.string().min(1).default('lectern-api'),
+  ACCESS_TOKEN_TTL_SECONDS: int(60, 86_400).default(900),
+  REFRESH_TOKEN_TTL_DAYS: int(1, 365).default(30),
+  SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+
+  CORS_ORIGINS: list.default([]),
+  TRUST_PROXY: z.string().default('false'),
+  BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  RATE_LIMIT_MAX: int(1).default(300),
+  RATE_LIMIT_WINDOW_SECONDS: int(1).default(60),
+  AUTH_RATE_LIMIT_MAX: int(1).default(10),
+  AUTH_RATE_LIMIT_WINDOW_SECONDS: int(1).default(60),
+
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  SHUTDOWN_TIMEOUT_SECONDS: int(1, 600).default(25),
+
+  JOBS_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(60).default(2),
+  JOBS_RETRY_LIMIT: int(0, 100).default(5),
+  JOBS_RETRY_DELAY_SECONDS: int(1, 3600).default(5),
+
+  STORAGE_DIR: z.string().min(1).optional(),
+  SIGNED_URL_TTL_SECONDS: int(10, 7 * 86_400).default(3600),
+  S3_BUCKET: z.string().min(3).optional(),
+  S3_ENDPOINT: url.optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_FORCE_PATH_STYLE: bool.default(true),
+
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  MAIL_FROM: z.string().min(3).default('Lectern <no-reply@lectern.local>'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export type Config = ReturnType<typeof toConfig>;
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function toConfig(env: Env, secrets: { jwtSecret: string; signingSecret: string }) {
+  const dataDir = path.resolve(env.DATA_DIR);
+  const trustProxy =
+    env.TRUST_PROXY === 'false' || env.TRUST_PROXY === ''
+      ? false
+      : env.TRUST_PROXY === 'true'
+        ? true
+        : env.TRUST_PROXY.split(',').map((s) => s.trim());
+  return {
+    env: env.NODE_ENV,
+    isProduction: env.NODE_ENV === 'production',
+    host: env.HOST,
+    port: env.PORT,
+    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ''),
+    dataDir,
+    logLevel: env.LOG_LEVEL,
+    database: env.DATABASE_URL
+      ? { kind: 'postgres' as const, url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX }
+      : {
+          kind: 'pglite' as const,
+          path:
+            env.PGLITE_PATH === 'memory://'
+              ? 'memory://'
+              : path.resolve(env.PGLITE_PATH ?? path.join(dataDir, 'db')),
+        },
+    redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
+    auth: {
+      jwtSecret: secrets.jwtSecret,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      accessTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlDays: env.REFRESH_TOKEN_TTL_DAYS,
+    },
+    signingSecret: secrets.signingSecret,
+    http: {
+      corsOrigins: env.CORS_ORIGINS,
+      trustProxy,
+      bodyLimit: env.BODY_LIMIT_BYTES,
+      rateLimit: { max: env.RATE_LIMIT_MAX, windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS },
+      authRateLimit: { max: env.AUTH_RATE_LIMIT_MAX, windowSeconds: env.AUTH_RATE_LIMIT_WINDOW_SECONDS },
+    },
+    metricsToken: env.METRICS_TOKEN,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    jobs: {
+      pollIntervalSeconds: env.JOBS_POLL_INTERVAL_SECONDS,
+      retryLimit: env.JOBS_RETRY_LIMIT,
+      retryDelaySeconds: env.JOBS_RETRY_DELAY_SECONDS,
+    },
+    storage: env.S3_BUCKET
+      ? {
+          kind: 's3' as const,
+          bucket: env.S3_BUCKET,
+          endpoint: env.S3_ENDPOINT,
+          region: env.S3_REGION,
+          accessKeyId: env.S3_ACCESS_KEY_ID,
+          secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+          forcePathStyle: env.S3_FORCE_PATH_STYLE,
+          signedUrlTtlSeconds: env.SIGNED_URL_TTL_SECONDS,
+        }
+      : {
+          kind: 'local' as const,
+          dir: path.resolve(env.STORAGE_DIR ?? path.join(dataDir, 'files')),
+          signedUrlTtlSeconds: env.SIGNED_URL_TTL_SECONDS,
+        },
+    mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM },
+  };
+}
+
+/**
+ * Secrets that may be left unset outside production. Development keeps generated ones in
+ * DATA_DIR/secrets.json so tokens survive restarts and every local process agrees on them;
+ * tests get fresh random ones.
+ */
+function resolveSecrets(env: Env): { jwtSecret: string; signingSecret: string } {
+  if (env.JWT_SECRET && env.SIGNING_SECRET)
+    return { jwtSecret: env.JWT_SECRET, signingSecret: env.SIGNING_SECRET };
+  if (env.NODE_ENV === 'test') {
+    return {
+      jwtSecret: env.JWT_SECRET ?? randomBytes(32).toString('base64url'),
+      signingSecret: env.SIGNING_SECRET ?? randomBytes(32).toString('base64url'),
+    };
+  }
+  const file = path.join(path.resolve(env.DATA_DIR), 'secrets.json');
+  let stored: { jwtSecret?: string; signingSecret?: string } = {};
+  if (existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8')) as typeof stored;
+  const next = {
+    jwtSecret: stored.jwtSecret ?? randomBytes(32).toString('base64url'),
+    signingSecret: stored.signingSecret ?? randomBytes(32).toString('base64url'),
+  };
+  if (next.jwtSecret !== stored.jwtSecret || next.signingSecret !== stored.signingSecret) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(next, null, 2), { mode: 0o600 });
+  }
+  return {
+    jwtSecret: env.JWT_SECRET ?? next.jwtSecret,
+    signingSecret: env.SIGNING_SECRET ?? next.signingSecret,
+  };
+}
+
+/** Parses the environment once; throws ConfigError naming every bad variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  // Empty strings mean "unset", as in most .env tooling.
+  const cleaned = Object.fromEntries(
+    Object.entries(source).filter(([key, v]) => v !== undefined && v !== '' && key in envSchema.shape),
+  );
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const env = parsed.data;
+  const problems: string[] = [];
+  if (env.NODE_ENV === 'production') {
+    if (!env.JWT_SECRET) problems.push('JWT_SECRET: required in production');
+    if (!env.SIGNING_SECRET) problems.push('SIGNING_SECRET: required in production');
+    if (!env.PUBLIC_URL) problems.push('PUBLIC_URL: required in production');
+  }
+  if (env.S3_BUCKET && (!env.S3_ACCESS_KEY_ID || !env.S3_SECRET_ACCESS_KEY)) {
+    if (!env.S3_ACCESS_KEY_ID) problems.push('S3_ACCESS_KEY_ID: required when S3_BUCKET is set');
+    if (!env.S3_SECRET_ACCESS_KEY) problems.push('S3_SECRET_ACCESS_KEY: required when S3_BUCKET is set');
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return toConfig(env, resolveSecrets(env));
+}

@@ -1,0 +1,54 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import type { Config } from '../config.ts';
+
+export const openapiTags = [
+  {
+    name: 'auth',
+    description: 'Registration, login, tokens and the caller’s profile (seed 002 Auth Service)',
+  },
+  { name: 'health', description: 'Liveness and readiness probes' },
+  { name: 'dev', description: 'Development helpers, absent in production' },
+];
+
+/** OpenAPI 3.1 generated from the route schemas, served at /openapi.json with a docs UI at /docs. */
+export async function registerOpenApi(app: FastifyInstance, config: Config) {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Lectern API',
+        version: '0.1.0',
+        description:
+          'Lectern, the open-source online learning platform. Every response is wrapped in the envelope ' +
+          '`{ status, data, error, timestamp }`; errors carry `error.errorCode`, `error.message` and, for ' +
+          'validation errors, `error.details` with one entry per bad field.',
+        license: { name: 'AGPL-3.0-or-later', url: 'https://www.gnu.org/licenses/agpl-3.0.html' },
+      },
+      servers: [{ url: config.publicUrl }],
+      tags: openapiTags,
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: false },
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+/** The generated spec with the server URL made neutral, as committed in docs/openapi.json. */
+export function canonicalSpec(app: FastifyInstance): string {
+  const spec = structuredClone(app.swagger()) as { servers?: Array<{ url: string }> };
+  spec.servers = [{ url: 'http://localhost:3000' }];
+  return `${JSON.stringify(spec, null, 2)}\n`;
+}

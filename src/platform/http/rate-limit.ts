@@ -1,0 +1,52 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.ts';
+import type { Redis } from '../redis.ts';
+
+/**
+ * Global default plus named, stricter buckets. A route opts into a bucket with
+ * `config: { rateLimit: buckets.credentials }`; each bucket counts separately per client IP.
+ */
+export function rateLimitBuckets(config: Config) {
+  const { authRateLimit } = config.http;
+  return {
+    /** Login, register, token refresh, password and OTP flows. */
+    credentials: {
+      max: authRateLimit.max,
+      timeWindow: authRateLimit.windowSeconds * 1000,
+      keyGenerator: (req: { ip: string }) => `credentials:${req.ip}`,
+    },
+  };
+}
+export type RateLimitBuckets = ReturnType<typeof rateLimitBuckets>;
+
+export async function registerRateLimit(app: FastifyInstance, config: Config, redis?: Redis) {
+  await app.register(rateLimit, {
+    global: true,
+    max: config.http.rateLimit.max,
+    timeWindow: config.http.rateLimit.windowSeconds * 1000,
+    ...(redis ? { redis, nameSpace: `${config.redis?.keyPrefix ?? 'lectern:'}rl:` } : {}),
+    // Health probes and scrapes must never be throttled.
+    allowList: (req) => req.url.startsWith('/health/') || req.url === '/metrics',
+    addHeadersOnExceeding: {
+      'x-ratelimit-limit': true,
+      'x-ratelimit-remaining': true,
+      'x-ratelimit-reset': true,
+    },
+    addHeaders: {
+      'x-ratelimit-limit': true,
+      'x-ratelimit-remaining': true,
+      'x-ratelimit-reset': true,
+      'retry-after': true,
+    },
+    errorResponseBuilder: (_req, context) => {
+      const err = new Error(
+        `Too many requests, retry in ${Math.ceil(context.ttl / 1000)} seconds`,
+      ) as Error & {
+        statusCode: number;
+      };
+      err.statusCode = 429;
+      return err;
+    },
+  });
+}

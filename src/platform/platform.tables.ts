@@ -1,0 +1,48 @@
+import { sql } from 'drizzle-orm';
+import {
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+  varchar,
+} from 'drizzle-orm/pg-core';
+
+export const platform = pgSchema('platform');
+
+/**
+ * Emails the embedded transport "delivers" when no SMTP server is configured, read back through
+ * `GET /api/dev/mailbox`. `job_id` is unique so a retried send job stores its message once.
+ */
+export const devMailbox = platform.table(
+  'dev_mailbox',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    jobId: uuid('job_id').notNull().unique(),
+    to: varchar('to', { length: 254 }).notNull(),
+    from: text('from').notNull(),
+    subject: varchar('subject', { length: 300 }).notNull(),
+    text: text('text').notNull(),
+    html: text('html'),
+    headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('dev_mailbox_to_lower_id_idx').on(sql`lower(${t.to})`, t.id)],
+);
+
+/**
+ * Event ids a consumer has already handled: inserting (consumer, event_id) in the consumer's own
+ * transaction makes at-least-once delivery effectively once.
+ */
+export const processedEvents = platform.table(
+  'processed_events',
+  {
+    consumer: varchar('consumer', { length: 100 }).notNull(),
+    eventId: uuid('event_id').notNull(),
+    processedAt: timestamp('processed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.consumer, t.eventId] })],
+);
