@@ -99,9 +99,10 @@ export async function buildApp({
   app.decorate('guard', guard);
   app.decorate('modules', { identity: identity.api });
 
+  // Swagger collects routes as they are added, so it comes before every route.
+  if (role !== 'worker') await registerOpenApi(app, config);
   await app.register(opsRoutes, { platform });
   if (role !== 'worker') {
-    await registerOpenApi(app, config);
     await app.register(fileRoutes, { storage: platform.storage });
     await app.register(
       async (api) => {

@@ -6,7 +6,7 @@ import { canonicalSpec } from './platform/http/openapi.ts';
 import { createLogger } from './platform/logger.ts';
 import { createPlatform, type ProcessRole } from './platform/platform.ts';
 import { createIdentityModule } from './modules/identity/index.ts';
-import { prompt } from './cli/prompt.ts';
+import { createPrompter } from './cli/prompt.ts';
 import { seedDemo } from './cli/seed.ts';
 
 const USAGE = `Usage: lectern <command> [options]
@@ -100,8 +100,16 @@ async function createAdmin(config: Config, args: string[]) {
     args,
     options: { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' } },
   });
-  const email = values.email ?? (await prompt('Email: '));
-  const password = values.password ?? (await prompt('Password (8–128 characters): ', { hidden: true }));
+  let { email, password } = values;
+  if (!email || !password) {
+    const prompter = createPrompter();
+    try {
+      email ??= await prompter.ask('Email: ');
+      password ??= await prompter.ask('Password (8–128 characters): ', { hidden: true });
+    } finally {
+      prompter.close();
+    }
+  }
   const name = values.name ?? 'Administrator';
   await withPlatform(config, async ({ identity }) => {
     const user = await identity.api.createUser({ email, password, name, role: 'admin' });

@@ -3,9 +3,9 @@ import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabaseEnv } from '../../test/helpers/env.ts';
+import { openTestDatabase } from '../../test/helpers/database.ts';
 import type { Config } from './config.ts';
-import { openDatabase, type Database } from './db.ts';
+import type { Database } from './db.ts';
 import { ValidationError } from './errors.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { createJobs } from './jobs.ts';
@@ -18,12 +18,7 @@ const FAST_JOBS = { pollIntervalSeconds: 0.5, retryLimit: 3, retryDelaySeconds: 
 
 /** The mailer on its own database and job queue, as createPlatform wires it. */
 async function startMailer(mail: Config['mail']) {
-  const fresh = await freshDatabaseEnv();
-  const url = fresh.env.DATABASE_URL;
-  const database = await openDatabase(
-    url ? { kind: 'postgres', url, poolMax: 5 } : { kind: 'pglite', path: 'memory://' },
-  );
-  await database.migrate();
+  const { database, close } = await openTestDatabase();
   const logger = createLogger('silent');
   const jobs = createJobs({ database, logger, metrics: createMetrics(), workers: true, ...FAST_JOBS });
   const mailer = createMailer({ config: mail, database, jobs, logger });
@@ -34,8 +29,7 @@ async function startMailer(mail: Config['mail']) {
     mailer,
     async close() {
       await jobs.stop();
-      await database.close();
-      await fresh.drop();
+      await close();
     },
   };
 }
