@@ -1,6 +1,7 @@
 import type { Config } from './config.ts';
 import { createCache } from './cache.ts';
 import { openDatabase } from './db.ts';
+import { createEvents } from './events.ts';
 import { createJobs } from './jobs.ts';
 import type { Logger } from './logger.ts';
 import { createMailer } from './mail.ts';
@@ -44,6 +45,7 @@ export async function createPlatform(
     publicUrl: config.publicUrl,
   });
   const mailer = createMailer({ config: config.mail, database, jobs, logger });
+  const events = createEvents({ database, jobs });
 
   let closed = false;
   return {
@@ -56,6 +58,7 @@ export async function createPlatform(
     redis,
     cache,
     jobs,
+    events,
     storage,
     mailer,
     /** Stops job workers (letting running jobs finish), then closes Redis and the database. */

@@ -1,6 +1,6 @@
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
 import { PASSWORD, registerStudent, uniqueEmail } from '../factories/users.ts';
 
 describe('accounts core (seed 002 Auth Service)', () => {
@@ -386,6 +386,42 @@ describe('accounts core (seed 002 Auth Service)', () => {
         `session:${JSON.parse(Buffer.from(user.token.split('.')[1]!, 'base64url').toString()).sid}`,
       );
       expect((await profileOf(user.token)).status).toBe(401);
+    });
+  });
+});
+
+describe('identity events', () => {
+  let t: TestApp;
+  const received: any[] = [];
+  beforeAll(async () => {
+    t = await createTestApp(
+      { AUTH_RATE_LIMIT_MAX: '1000' },
+      {
+        setup: (app) =>
+          app.platform.events.subscribe({
+            event: 'identity.user.registered',
+            consumer: 'test.onUserRegistered',
+            handle: async (event) => void received.push(event),
+          }),
+      },
+    );
+  });
+  afterAll(() => t.close());
+
+  it('publishes identity.user.registered once per account, and not for a refused registration', async () => {
+    const user = await registerStudent(t);
+    const refused = await t.request({
+      method: 'POST',
+      url: '/api/auth/user/register',
+      payload: { email: user.email, password: PASSWORD, name: 'Again' },
+    });
+    expect(refused.status).toBe(409);
+    await waitFor(async () => received.length >= 1);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(received).toHaveLength(1);
+    expect(received[0]).toMatchObject({
+      name: 'identity.user.registered',
+      payload: { userId: user.userId, email: user.email, role: 'student' },
     });
   });
 });

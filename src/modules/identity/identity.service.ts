@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Cache } from '../../platform/cache.ts';
 import type { Db } from '../../platform/db.ts';
+import type { Events } from '../../platform/events.ts';
 import { isUniqueViolation } from '../../platform/db.ts';
 import { Conflict, Forbidden, NotFound, Unauthorized, ValidationError } from '../../platform/errors.ts';
 import type { Principal, Role } from '../../platform/http/auth.ts';
@@ -26,8 +27,18 @@ export interface IssuedTokens {
   expiresIn: number;
 }
 
+/** Published when an account is created (registration, admin or CLI); payload `UserRegistered`. */
+export const USER_REGISTERED = 'identity.user.registered';
+export interface UserRegistered {
+  userId: number;
+  email: string;
+  name: string;
+  role: Role;
+}
+
 export interface IdentityServiceDeps {
   db: Db;
+  events: Pick<Events, 'publish'>;
   cache: Cache;
   tokens: AccessTokens;
   accessTtlSeconds: number;
@@ -46,7 +57,7 @@ function deriveUsername(email: string): string {
 }
 
 export function createIdentityService(deps: IdentityServiceDeps) {
-  const { db, cache, tokens } = deps;
+  const { db, cache, tokens, events } = deps;
   const refreshTtlMs = deps.refreshTtlDays * 86_400_000;
 
   async function pickUsername(email: string, requested?: string): Promise<string> {
@@ -79,15 +90,18 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     return { userId, token, refreshToken: refresh.token, expiresIn: deps.accessTtlSeconds };
   }
 
-  async function createUser(input: {
-    email: string;
-    password: string;
-    name: string;
-    role: Role;
-    phone?: string;
-    avatarUrl?: string;
-    username?: string;
-  }) {
+  async function createUser(
+    input: {
+      email: string;
+      password: string;
+      name: string;
+      role: Role;
+      phone?: string;
+      avatarUrl?: string;
+      username?: string;
+    },
+    client?: ClientInfo,
+  ) {
     const problem = passwordProblem(input.password, input);
     if (problem)
       throw new ValidationError('Invalid input data', [{ field: 'body.password', message: problem }]);
@@ -95,14 +109,30 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     const username = await pickUsername(input.email, input.username);
     const passwordHash = await hashPassword(input.password);
     try {
-      return await repo.insertUser(db, {
-        email: input.email,
-        username,
-        passwordHash,
-        name: input.name,
-        role: input.role,
-        phone: input.phone,
-        avatarUrl: input.avatarUrl,
+      return await db.transaction(async (tx) => {
+        const user = await repo.insertUser(tx, {
+          email: input.email,
+          username,
+          passwordHash,
+          name: input.name,
+          role: input.role,
+          phone: input.phone,
+          avatarUrl: input.avatarUrl,
+        });
+        await repo.insertAudit(tx, {
+          action: 'user.created',
+          // Self-registration acts for itself; the CLI (no client) is the system.
+          actorId: client ? user.id : null,
+          subjectId: user.id,
+          ip: client?.ip,
+        });
+        await events.publish<UserRegistered>(tx, USER_REGISTERED, {
+          userId: user.id,
+          email: user.email,
+          name: user.name,
+          role: user.role,
+        });
+        return user;
       });
     } catch (err) {
       // Two registrations racing for one email or username: the unique index decides.

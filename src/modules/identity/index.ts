@@ -3,7 +3,8 @@ import { createAccessTokens } from './identity.credentials.ts';
 import { identityRoutes } from './identity.routes.ts';
 import { createIdentityService } from './identity.service.ts';
 
-export type { IdentityService, IssuedTokens } from './identity.service.ts';
+export { USER_REGISTERED } from './identity.service.ts';
+export type { IdentityService, IssuedTokens, UserRegistered } from './identity.service.ts';
 
 /** The identity module: accounts, credentials, sessions. Other modules use `api` only. */
 export function createIdentityModule(platform: Platform) {
@@ -16,6 +17,7 @@ export function createIdentityModule(platform: Platform) {
   });
   const service = createIdentityService({
     db: platform.db,
+    events: platform.events,
     cache: platform.cache,
     tokens,
     accessTtlSeconds: config.auth.accessTtlSeconds,
