@@ -85,6 +85,7 @@ describe('configuration', () => {
   it('requires explicit secrets and a public URL in production', () => {
     const problems = problemsOf({ NODE_ENV: 'production', DATA_DIR: tempDir() });
     expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'ENCRYPTION_KEY',
       'JWT_SECRET',
       'PUBLIC_URL',
       'SIGNING_SECRET',

@@ -46,6 +46,7 @@ export const envSchema = z.object({
   ACCESS_TOKEN_TTL_SECONDS: int(60, 86_400).default(900),
   REFRESH_TOKEN_TTL_DAYS: int(1, 365).default(30),
   SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
 
   CORS_ORIGINS: list.default([]),
   TRUST_PROXY: z.string().default('false'),
@@ -89,7 +90,9 @@ export class ConfigError extends Error {
   }
 }
 
-function toConfig(env: Env, secrets: { jwtSecret: string; signingSecret: string }) {
+type Secrets = { jwtSecret: string; signingSecret: string; encryptionKey: string };
+
+function toConfig(env: Env, secrets: Secrets) {
   const dataDir = path.resolve(env.DATA_DIR);
   const trustProxy =
     env.TRUST_PROXY === 'false' || env.TRUST_PROXY === ''
@@ -123,6 +126,7 @@ function toConfig(env: Env, secrets: { jwtSecret: string; signingSecret: string 
       refreshTtlDays: env.REFRESH_TOKEN_TTL_DAYS,
     },
     signingSecret: secrets.signingSecret,
+    encryptionKey: secrets.encryptionKey,
     http: {
       corsOrigins: env.CORS_ORIGINS,
       trustProxy,
@@ -162,29 +166,37 @@ function toConfig(env: Env, secrets: { jwtSecret: string; signingSecret: string 
  * DATA_DIR/secrets.json so tokens survive restarts and every local process agrees on them;
  * tests get fresh random ones.
  */
-function resolveSecrets(env: Env): { jwtSecret: string; signingSecret: string } {
-  if (env.JWT_SECRET && env.SIGNING_SECRET)
-    return { jwtSecret: env.JWT_SECRET, signingSecret: env.SIGNING_SECRET };
+function resolveSecrets(env: Env): Secrets {
+  const given = {
+    jwtSecret: env.JWT_SECRET,
+    signingSecret: env.SIGNING_SECRET,
+    encryptionKey: env.ENCRYPTION_KEY,
+  };
+  const random = () => randomBytes(32).toString('base64url');
+  if (given.jwtSecret && given.signingSecret && given.encryptionKey) return given as Secrets;
   if (env.NODE_ENV === 'test') {
     return {
-      jwtSecret: env.JWT_SECRET ?? randomBytes(32).toString('base64url'),
-      signingSecret: env.SIGNING_SECRET ?? randomBytes(32).toString('base64url'),
+      jwtSecret: given.jwtSecret ?? random(),
+      signingSecret: given.signingSecret ?? random(),
+      encryptionKey: given.encryptionKey ?? random(),
     };
   }
   const file = path.join(path.resolve(env.DATA_DIR), 'secrets.json');
-  let stored: { jwtSecret?: string; signingSecret?: string } = {};
-  if (existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8')) as typeof stored;
-  const next = {
-    jwtSecret: stored.jwtSecret ?? randomBytes(32).toString('base64url'),
-    signingSecret: stored.signingSecret ?? randomBytes(32).toString('base64url'),
+  let stored: Partial<Secrets> = {};
+  if (existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets>;
+  const next: Secrets = {
+    jwtSecret: stored.jwtSecret ?? random(),
+    signingSecret: stored.signingSecret ?? random(),
+    encryptionKey: stored.encryptionKey ?? random(),
   };
-  if (next.jwtSecret !== stored.jwtSecret || next.signingSecret !== stored.signingSecret) {
+  if (Object.entries(next).some(([k, v]) => stored[k as keyof Secrets] !== v)) {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, JSON.stringify(next, null, 2), { mode: 0o600 });
   }
   return {
-    jwtSecret: env.JWT_SECRET ?? next.jwtSecret,
-    signingSecret: env.SIGNING_SECRET ?? next.signingSecret,
+    jwtSecret: given.jwtSecret ?? next.jwtSecret,
+    signingSecret: given.signingSecret ?? next.signingSecret,
+    encryptionKey: given.encryptionKey ?? next.encryptionKey,
   };
 }
 
@@ -203,6 +215,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (env.NODE_ENV === 'production') {
     if (!env.JWT_SECRET) problems.push('JWT_SECRET: required in production');
     if (!env.SIGNING_SECRET) problems.push('SIGNING_SECRET: required in production');
+    if (!env.ENCRYPTION_KEY) problems.push('ENCRYPTION_KEY: required in production');
     if (!env.PUBLIC_URL) problems.push('PUBLIC_URL: required in production');
   }
   if (env.S3_BUCKET && (!env.S3_ACCESS_KEY_ID || !env.S3_SECRET_ACCESS_KEY)) {

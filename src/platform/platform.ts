@@ -8,6 +8,8 @@ import { createMailer } from './mail.ts';
 import { createMetrics } from './metrics.ts';
 import { createRedis } from './redis.ts';
 import { createStorage } from './storage.ts';
+import { createSealer } from './crypto.ts';
+import { createThrottle } from './throttle.ts';
 
 export type ProcessRole = 'all' | 'api' | 'worker';
 
@@ -46,6 +48,8 @@ export async function createPlatform(
   });
   const mailer = createMailer({ config: config.mail, database, jobs, logger });
   const events = createEvents({ database, jobs });
+  const throttle = createThrottle({ redis, keyPrefix: config.redis?.keyPrefix ?? 'lectern:' });
+  const sealer = createSealer(config.encryptionKey);
 
   let closed = false;
   return {
@@ -59,6 +63,8 @@ export async function createPlatform(
     cache,
     jobs,
     events,
+    throttle,
+    sealer,
     storage,
     mailer,
     /** Stops job workers (letting running jobs finish), then closes Redis and the database. */

@@ -1,7 +1,8 @@
-import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { sha256Hex } from '../../platform/crypto.ts';
 import type { DbOrTx } from '../../platform/db.ts';
 import type { Role } from '../../platform/http/auth.ts';
-import { auditLog, refreshTokens, sessions, users } from './identity.tables.ts';
+import { auditLog, oneTimeTokens, refreshTokens, sessions, users } from './identity.tables.ts';
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -31,11 +32,12 @@ export async function insertUser(
   values: {
     email: string;
     username: string;
-    passwordHash: string;
+    passwordHash: string | null;
     name: string;
     role: Role;
     phone?: string;
     avatarUrl?: string;
+    emailVerifiedAt?: Date | null;
   },
 ): Promise<UserRow> {
   const [row] = await db.insert(users).values(values).returning();
@@ -45,7 +47,15 @@ export async function insertUser(
 export async function updateUserProfile(
   db: DbOrTx,
   id: number,
-  patch: { name?: string; avatarUrl?: string | null; phone?: string | null; bio?: string | null },
+  patch: {
+    name?: string;
+    avatarUrl?: string | null;
+    avatarKey?: string | null;
+    phone?: string | null;
+    bio?: string | null;
+    locale?: string | null;
+    timezone?: string | null;
+  },
 ): Promise<boolean> {
   const rows = await db
     .update(users)
@@ -119,20 +129,232 @@ export async function findRefreshToken(db: DbOrTx, tokenHash: string) {
   return row;
 }
 
-export async function insertAudit(
-  db: DbOrTx,
-  entry: {
-    action: string;
-    actorId?: number | null;
-    subjectId?: number | null;
-    ip?: string;
-    success?: boolean;
-    detail?: string;
-  },
-): Promise<void> {
-  await db.insert(auditLog).values(entry);
+export interface AuditEntry {
+  action: string;
+  actorId?: number | null;
+  subjectId?: number | null;
+  ip?: string;
+  userAgent?: string;
+  requestId?: string;
+  success?: boolean;
+  detail?: string;
+}
+
+const AUDIT_CHAIN_LOCK = 7_263_115_002;
+
+/** The canonical text a row's hash covers: its predecessor's hash and every field but the id. */
+export function auditHashInput(
+  prevHash: string | null,
+  row: Required<Omit<AuditEntry, 'detail'>> & { detail: string | null; createdAt: Date },
+) {
+  return JSON.stringify([
+    prevHash ?? '',
+    row.action,
+    row.actorId,
+    row.subjectId,
+    row.ip,
+    row.userAgent,
+    row.requestId,
+    row.success,
+    row.detail,
+    row.createdAt.toISOString(),
+  ]);
+}
+
+/**
+ * Appends an audit row chained to the previous one. The advisory lock serialises writers so the
+ * chain has no forks; it is held only until the surrounding transaction ends.
+ */
+export async function appendAudit(db: DbOrTx, entry: AuditEntry): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`);
+    const [last] = await tx
+      .select({ hash: auditLog.hash })
+      .from(auditLog)
+      .orderBy(desc(auditLog.id))
+      .limit(1);
+    const row = {
+      action: entry.action,
+      actorId: entry.actorId ?? null,
+      subjectId: entry.subjectId ?? null,
+      ip: entry.ip ?? null,
+      userAgent: entry.userAgent?.slice(0, 512) ?? null,
+      requestId: entry.requestId ?? null,
+      success: entry.success ?? true,
+      detail: entry.detail ?? null,
+      // Millisecond precision, so the stored timestamp hashes the same when read back.
+      createdAt: new Date(),
+    };
+    const prevHash = last?.hash ?? null;
+    const hash = sha256Hex(auditHashInput(prevHash, row as never));
+    await tx.insert(auditLog).values({ ...row, prevHash, hash });
+  });
+}
+
+export type AuditRow = typeof auditLog.$inferSelect;
+
+/** Audit rows in id order from `afterId`, for chain verification in batches. */
+export async function listAuditBatch(db: DbOrTx, afterId: number, limit: number): Promise<AuditRow[]> {
+  return db.select().from(auditLog).where(gt(auditLog.id, afterId)).orderBy(auditLog.id).limit(limit);
 }
 
 export async function listAudit(db: DbOrTx, subjectId: number) {
   return db.select().from(auditLog).where(eq(auditLog.subjectId, subjectId)).orderBy(auditLog.id);
+}
+
+// One-time tokens -----------------------------------------------------------------------------
+
+export type OneTimeTokenRow = typeof oneTimeTokens.$inferSelect;
+
+/**
+ * Stores a new one-time token. With `replace`, the user's earlier unused tokens of the same
+ * purpose stop working (a new OTP request invalidates the old code).
+ */
+export async function insertOneTimeToken(
+  db: DbOrTx,
+  values: {
+    userId: number | null;
+    purpose: string;
+    tokenHash: string;
+    ttlSeconds: number;
+    meta?: Record<string, unknown>;
+    replace?: boolean;
+  },
+): Promise<OneTimeTokenRow> {
+  if (values.replace && values.userId !== null)
+    await invalidateOneTimeTokens(db, values.userId, values.purpose);
+  const [row] = await db
+    .insert(oneTimeTokens)
+    .values({
+      userId: values.userId,
+      purpose: values.purpose,
+      tokenHash: values.tokenHash,
+      meta: values.meta ?? {},
+      expiresAt: sql`now() + make_interval(secs => ${values.ttlSeconds})`,
+    })
+    .returning();
+  return row!;
+}
+
+/** The unused, unexpired token of `purpose` with this hash. */
+export async function findLiveOneTimeToken(
+  db: DbOrTx,
+  purpose: string,
+  tokenHash: string,
+): Promise<OneTimeTokenRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(oneTimeTokens)
+    .where(
+      and(
+        eq(oneTimeTokens.purpose, purpose),
+        eq(oneTimeTokens.tokenHash, tokenHash),
+        isNull(oneTimeTokens.usedAt),
+        gt(oneTimeTokens.expiresAt, sql`now()`),
+      ),
+    );
+  return row;
+}
+
+/** The user's newest unused, unexpired token of `purpose` (for codes compared per user, like OTPs). */
+export async function findLatestLiveOneTimeToken(
+  db: DbOrTx,
+  userId: number,
+  purpose: string,
+): Promise<OneTimeTokenRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(oneTimeTokens)
+    .where(
+      and(
+        eq(oneTimeTokens.userId, userId),
+        eq(oneTimeTokens.purpose, purpose),
+        isNull(oneTimeTokens.usedAt),
+        gt(oneTimeTokens.expiresAt, sql`now()`),
+      ),
+    )
+    .orderBy(desc(oneTimeTokens.id))
+    .limit(1);
+  return row;
+}
+
+/** Marks a token used. Atomic: of concurrent consumers exactly one gets `true`. */
+export async function consumeOneTimeToken(db: DbOrTx, id: number): Promise<boolean> {
+  const rows = await db
+    .update(oneTimeTokens)
+    .set({ usedAt: sql`now()` })
+    .where(
+      and(eq(oneTimeTokens.id, id), isNull(oneTimeTokens.usedAt), gt(oneTimeTokens.expiresAt, sql`now()`)),
+    )
+    .returning({ id: oneTimeTokens.id });
+  return rows.length > 0;
+}
+
+/** Counts a wrong guess against a token and returns the new attempt count. */
+export async function recordOneTimeTokenAttempt(db: DbOrTx, id: number): Promise<number> {
+  const [row] = await db
+    .update(oneTimeTokens)
+    .set({ attempts: sql`${oneTimeTokens.attempts} + 1` })
+    .where(eq(oneTimeTokens.id, id))
+    .returning({ attempts: oneTimeTokens.attempts });
+  return row?.attempts ?? 0;
+}
+
+export async function invalidateOneTimeTokens(db: DbOrTx, userId: number, purpose: string): Promise<void> {
+  await db
+    .update(oneTimeTokens)
+    .set({ usedAt: sql`now()` })
+    .where(
+      and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.purpose, purpose), isNull(oneTimeTokens.usedAt)),
+    );
+}
+
+// Sessions ------------------------------------------------------------------------------------
+
+export async function listLiveSessions(db: DbOrTx, userId: number) {
+  return db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`)))
+    .orderBy(desc(sessions.lastUsedAt));
+}
+
+export async function findSession(db: DbOrTx, sessionId: number) {
+  const [row] = await db.select().from(sessions).where(eq(sessions.id, sessionId));
+  return row;
+}
+
+/** Revokes every live session of a user except `keep`; returns the revoked ids (to evict from cache). */
+export async function revokeUserSessions(
+  db: DbOrTx,
+  userId: number,
+  reason: string,
+  keep?: number,
+): Promise<number[]> {
+  const rows = await db
+    .update(sessions)
+    .set({ revokedAt: sql`now()`, revokedReason: reason })
+    .where(
+      and(
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        keep === undefined ? undefined : ne(sessions.id, keep),
+      ),
+    )
+    .returning({ id: sessions.id });
+  return rows.map((r) => r.id);
+}
+
+export async function updatePasswordHash(db: DbOrTx, userId: number, passwordHash: string): Promise<void> {
+  await db
+    .update(users)
+    .set({ passwordHash, passwordChangedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(eq(users.id, userId));
+}
+
+export async function markEmailVerified(db: DbOrTx, userId: number): Promise<void> {
+  await db
+    .update(users)
+    .set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, now())`, updatedAt: sql`now()` })
+    .where(eq(users.id, userId));
 }

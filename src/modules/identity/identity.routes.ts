@@ -1,9 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Unauthorized } from '../../platform/errors.ts';
 import { bearerSecurity, principalOf } from '../../platform/http/auth.ts';
 import { responses, successBody } from '../../platform/http/envelope.ts';
 import type { RouteContext } from '../../platform/http/route-context.ts';
+import { metaOf } from './identity.http.ts';
 import {
   authResult,
   loginBody,
@@ -12,17 +13,19 @@ import {
   profileUpdated,
   refreshBody,
   registerBody,
+  signInResult,
   updateProfileBody,
 } from './identity.schemas.ts';
-import type { ClientInfo, IdentityService } from './identity.service.ts';
+import type { IdentityService } from './identity.service.ts';
+import type { SignIn, SignInResult } from './identity.signin.ts';
 
-const clientOf = (request: FastifyRequest): ClientInfo => ({
-  ip: request.ip,
-  userAgent: request.headers['user-agent'],
-});
+/** Shapes a sign-in result for the API: tokens with `message`, or the MFA challenge. */
+export function signInBody(result: SignInResult, message: string) {
+  return 'mfaRequired' in result ? { ...result, message: 'Second factor required' } : { ...result, message };
+}
 
 /** Seed 002 Auth Service routes plus token refresh and logout. */
-export function identityRoutes(service: IdentityService) {
+export function identityRoutes(service: IdentityService, signIn: SignIn) {
   return async function routes(app: FastifyInstance, { guard, buckets }: RouteContext) {
     const r = app.withTypeProvider<ZodTypeProvider>();
     const authed = { onRequest: guard.authenticate };
@@ -43,7 +46,7 @@ export function identityRoutes(service: IdentityService) {
       },
       async (request) =>
         successBody({
-          ...(await service.register(request.body, clientOf(request))),
+          ...(await service.register(request.body, metaOf(request))),
           message: 'User registered successfully',
         }),
     );
@@ -57,18 +60,15 @@ export function identityRoutes(service: IdentityService) {
           tags: ['auth'],
           summary: 'Sign in with email and password',
           description:
-            'A wrong password and an unknown email give the same 401 `Invalid credentials`. The OAuth body `{provider, providerUserId, accessToken}` of seed 002 is accepted by the schema; no provider is configured yet, so it answers 401.',
+            'A wrong password and an unknown email give the same 401 `Invalid credentials`. After 5, 10 and 15 failures for one email the email is locked out for 1, 5 and 30 minutes (429 with Retry-After), whether or not the account exists. With two-factor authentication on, the answer is `{ mfaRequired: true, mfaToken }`. The OAuth body `{provider, providerUserId, accessToken}` of seed 002 is verified against the provider.',
           body: loginBody,
-          response: responses({ data: authResult }, [401, 403]),
+          response: responses({ data: signInResult }, [401, 403]),
         },
       },
       async (request) => {
         const body = request.body;
         if (!('email' in body)) throw new Unauthorized('Invalid credentials');
-        return successBody({
-          ...(await service.login(body, clientOf(request))),
-          message: 'Login successful',
-        });
+        return successBody(signInBody(await signIn.login(body, metaOf(request)), 'Login successful'));
       },
     );
 
@@ -88,7 +88,7 @@ export function identityRoutes(service: IdentityService) {
       },
       async (request) =>
         successBody({
-          ...(await service.refresh(request.body.refreshToken, clientOf(request))),
+          ...(await signIn.refresh(request.body.refreshToken, metaOf(request))),
           message: 'Token refreshed',
         }),
     );
@@ -108,7 +108,7 @@ export function identityRoutes(service: IdentityService) {
         },
       },
       async (request) => {
-        await service.logout(principalOf(request), clientOf(request));
+        await signIn.logout(principalOf(request), metaOf(request));
         return successBody({ message: 'Logged out' });
       },
     );
@@ -137,7 +137,7 @@ export function identityRoutes(service: IdentityService) {
           tags: ['auth'],
           summary: 'Update the caller’s profile',
           description:
-            'Seed 002 fields `name` and `avatarUrl`, plus `phone` and `bio`; `null` clears an optional field.',
+            'Seed 002 fields `name` and `avatarUrl`, plus `phone`, `bio`, `locale` (BCP 47) and `timezone` (IANA); `null` clears an optional field.',
           security: bearerSecurity,
           body: updateProfileBody,
           response: responses({ data: profileUpdated }, [401, 404]),

@@ -55,12 +55,39 @@ export const refreshBody = z.strictObject({
     .meta({ example: 'rt_Q2hhbmdlIG1lIGV2ZXJ5IHRpbWUgeW91IHJlZnJlc2g' }),
 });
 
+export const locale = z
+  .string()
+  .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'Must be a BCP 47 language tag such as en or pt-BR')
+  .max(35)
+  .refine((v) => {
+    try {
+      return Intl.getCanonicalLocales(v).length === 1;
+    } catch {
+      return false;
+    }
+  }, 'Must be a BCP 47 language tag such as en or pt-BR')
+  .meta({ example: 'en-NG' });
+export const timezone = z
+  .string()
+  .max(64)
+  .refine((v) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: v });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'Must be an IANA time zone such as Africa/Lagos')
+  .meta({ example: 'Africa/Lagos' });
+
 export const updateProfileBody = z
   .strictObject({
     name: name.optional(),
     avatarUrl: avatarUrl.nullable().optional(),
     phone: phone.nullable().optional(),
     bio: z.string().trim().max(2000).nullable().optional(),
+    locale: locale.nullable().optional(),
+    timezone: timezone.nullable().optional(),
   })
   .refine((b) => Object.values(b).some((v) => v !== undefined), {
     message: 'Provide at least one field to update',
@@ -78,6 +105,34 @@ export const authResult = z.object({
   message: z.string().meta({ example: 'Login successful' }),
 });
 
+export const mfaChallenge = z
+  .object({
+    mfaRequired: z.literal(true),
+    mfaToken: z.string().meta({ description: 'Single-use, 5-minute token for POST /api/auth/mfa/verify' }),
+    userId: z.number().int(),
+    message: z.string().meta({ example: 'Second factor required' }),
+  })
+  .meta({
+    description:
+      'The account has two-factor authentication: complete the sign-in with POST /api/auth/mfa/verify.',
+  });
+
+/** A sign-in answer: tokens, or a second-factor challenge. */
+export const signInResult = z.union([authResult, mfaChallenge]);
+
+export const sessionItem = z.object({
+  id: z.number().int(),
+  device: z.string().meta({ example: 'Firefox 128 on Windows 10' }),
+  userAgent: z.string().nullable(),
+  ip: z.string().nullable(),
+  createdAt: z.string(),
+  lastUsedAt: z.string(),
+  expiresAt: z.string(),
+  current: z.boolean(),
+});
+export const sessionIdParams = z.strictObject({ id: z.coerce.number().int().positive() });
+export const revokeOthersResult = z.object({ revoked: z.number().int(), message: z.string() });
+
 export const profile = z.object({
   userId: z.number().int().meta({ example: 1 }),
   username: z.string().meta({ example: 'john_doe' }),
@@ -87,6 +142,8 @@ export const profile = z.object({
   role: z.enum(['student', 'instructor', 'admin']),
   phone: z.string().nullable(),
   bio: z.string().nullable(),
+  locale: z.string().nullable(),
+  timezone: z.string().nullable(),
   isEmailVerified: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),

@@ -1,31 +1,12 @@
 import { randomInt } from 'node:crypto';
-import type { Cache } from '../../platform/cache.ts';
 import type { Db } from '../../platform/db.ts';
-import type { Events } from '../../platform/events.ts';
 import { isUniqueViolation } from '../../platform/db.ts';
-import { Conflict, Forbidden, NotFound, Unauthorized, ValidationError } from '../../platform/errors.ts';
-import type { Principal, Role } from '../../platform/http/auth.ts';
-import {
-  type AccessTokens,
-  hashPassword,
-  hashToken,
-  newRefreshToken,
-  passwordProblem,
-  verifyPassword,
-} from './identity.credentials.ts';
+import type { Events } from '../../platform/events.ts';
+import { Conflict, NotFound, ValidationError } from '../../platform/errors.ts';
+import type { Role } from '../../platform/http/auth.ts';
+import { hashPassword, passwordProblem } from './identity.credentials.ts';
 import * as repo from './identity.repository.ts';
-
-export interface ClientInfo {
-  ip?: string;
-  userAgent?: string;
-}
-
-export interface IssuedTokens {
-  userId: number;
-  token: string;
-  refreshToken: string;
-  expiresIn: number;
-}
+import type { IssuedTokens, RequestMeta, SignIn } from './identity.signin.ts';
 
 /** Published when an account is created (registration, admin or CLI); payload `UserRegistered`. */
 export const USER_REGISTERED = 'identity.user.registered';
@@ -34,19 +15,27 @@ export interface UserRegistered {
   email: string;
   name: string;
   role: Role;
+  /** How the account came to be: self-registration, an admin's invitation, the CLI, an OAuth sign-in. */
+  origin: 'registration' | 'admin' | 'cli' | 'oauth';
+}
+
+export interface NewUser {
+  email: string;
+  /** Absent for accounts that sign in another way first (OAuth, invitation). */
+  password?: string;
+  name: string;
+  role: Role;
+  phone?: string;
+  avatarUrl?: string;
+  username?: string;
+  emailVerified?: boolean;
 }
 
 export interface IdentityServiceDeps {
   db: Db;
   events: Pick<Events, 'publish'>;
-  cache: Cache;
-  tokens: AccessTokens;
-  accessTtlSeconds: number;
-  refreshTtlDays: number;
+  signIn: SignIn;
 }
-
-const SESSION_CACHE_TTL_SECONDS = 60;
-const sessionCacheKey = (sessionId: number) => `session:${sessionId}`;
 
 function deriveUsername(email: string): string {
   const base = (email.split('@')[0] ?? '')
@@ -56,9 +45,14 @@ function deriveUsername(email: string): string {
   return base.length >= 3 ? base : `user_${base}`.slice(0, 40);
 }
 
+/** Throws a 400 naming `field` when the password is weak. */
+export function assertStrongPassword(password: string, context: { email: string }, field = 'body.password') {
+  const problem = passwordProblem(password, context);
+  if (problem) throw new ValidationError('Invalid input data', [{ field, message: problem }]);
+}
+
 export function createIdentityService(deps: IdentityServiceDeps) {
-  const { db, cache, tokens, events } = deps;
-  const refreshTtlMs = deps.refreshTtlDays * 86_400_000;
+  const { db, events, signIn } = deps;
 
   async function pickUsername(email: string, requested?: string): Promise<string> {
     if (requested) {
@@ -74,40 +68,16 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     throw new Conflict('Could not pick a free username; choose one');
   }
 
-  async function issueSession(userId: number, role: Role, client: ClientInfo): Promise<IssuedTokens> {
-    const refresh = newRefreshToken();
-    const sessionId = await db.transaction(async (tx) => {
-      const id = await repo.insertSession(tx, {
-        userId,
-        ip: client.ip,
-        userAgent: client.userAgent?.slice(0, 512),
-        expiresAt: new Date(Date.now() + refreshTtlMs),
-      });
-      await repo.insertRefreshToken(tx, id, refresh.hash);
-      return id;
-    });
-    const token = await tokens.sign({ userId, role, sessionId });
-    return { userId, token, refreshToken: refresh.token, expiresIn: deps.accessTtlSeconds };
-  }
-
+  /** Creates an account, audits it and publishes `identity.user.registered`, in one transaction. */
   async function createUser(
-    input: {
-      email: string;
-      password: string;
-      name: string;
-      role: Role;
-      phone?: string;
-      avatarUrl?: string;
-      username?: string;
-    },
-    client?: ClientInfo,
+    input: NewUser,
+    origin: UserRegistered['origin'],
+    meta: RequestMeta & { actorId?: number | null } = {},
   ) {
-    const problem = passwordProblem(input.password, input);
-    if (problem)
-      throw new ValidationError('Invalid input data', [{ field: 'body.password', message: problem }]);
+    if (input.password !== undefined) assertStrongPassword(input.password, input);
     if (await repo.findUserByEmail(db, input.email)) throw new Conflict('Email already registered');
     const username = await pickUsername(input.email, input.username);
-    const passwordHash = await hashPassword(input.password);
+    const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
     try {
       return await db.transaction(async (tx) => {
         const user = await repo.insertUser(tx, {
@@ -118,19 +88,23 @@ export function createIdentityService(deps: IdentityServiceDeps) {
           role: input.role,
           phone: input.phone,
           avatarUrl: input.avatarUrl,
+          emailVerifiedAt: input.emailVerified ? new Date() : null,
         });
-        await repo.insertAudit(tx, {
+        await repo.appendAudit(tx, {
           action: 'user.created',
-          // Self-registration acts for itself; the CLI (no client) is the system.
-          actorId: client ? user.id : null,
+          actorId: meta.actorId === undefined ? (origin === 'cli' ? null : user.id) : meta.actorId,
           subjectId: user.id,
-          ip: client?.ip,
+          ip: meta.ip,
+          userAgent: meta.userAgent,
+          requestId: meta.requestId,
+          detail: `${origin}, role ${user.role}`,
         });
         await events.publish<UserRegistered>(tx, USER_REGISTERED, {
           userId: user.id,
           email: user.email,
           name: user.name,
           role: user.role,
+          origin,
         });
         return user;
       });
@@ -155,134 +129,15 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         avatarUrl?: string;
         username?: string;
       },
-      client: ClientInfo,
+      meta: RequestMeta,
     ): Promise<IssuedTokens> {
-      const user = await createUser({ ...input, role: 'student' });
-      await repo.insertAudit(db, {
-        action: 'user.registered',
-        actorId: user.id,
-        subjectId: user.id,
-        ip: client.ip,
-      });
-      return issueSession(user.id, user.role, client);
-    },
-
-    /** Password login. Unknown email and wrong password answer alike, in the same time. */
-    async login(input: { email: string; password: string }, client: ClientInfo): Promise<IssuedTokens> {
-      const user = await repo.findUserByEmail(db, input.email);
-      const ok = await verifyPassword(user?.passwordHash, input.password);
-      if (!user || !ok) {
-        await repo.insertAudit(db, {
-          action: 'login.failed',
-          subjectId: user?.id ?? null,
-          ip: client.ip,
-          success: false,
-        });
-        throw new Unauthorized('Invalid credentials');
-      }
-      if (user.status !== 'active') {
-        await repo.insertAudit(db, {
-          action: 'login.refused_disabled',
-          subjectId: user.id,
-          ip: client.ip,
-          success: false,
-        });
-        throw new Forbidden('Account disabled');
-      }
-      await repo.insertAudit(db, {
-        action: 'login.succeeded',
-        actorId: user.id,
-        subjectId: user.id,
-        ip: client.ip,
-      });
-      return issueSession(user.id, user.role, client);
-    },
-
-    /**
-     * Rotates a refresh token. A token presented twice means it leaked (or a client raced itself):
-     * the whole session is revoked and the caller must sign in again.
-     */
-    async refresh(refreshToken: string, client: ClientInfo): Promise<IssuedTokens> {
-      const hash = hashToken(refreshToken);
-      const outcome = await db.transaction(async (tx) => {
-        const sessionId = await repo.consumeRefreshToken(tx, hash);
-        if (sessionId === undefined) {
-          const known = await repo.findRefreshToken(tx, hash);
-          if (!known) return { kind: 'invalid' as const };
-          const revoked = await repo.revokeSession(tx, known.sessionId, 'refresh_token_reuse');
-          if (revoked)
-            await repo.insertAudit(tx, {
-              action: 'session.refresh_reuse',
-              ip: client.ip,
-              success: false,
-              detail: `session ${known.sessionId}`,
-            });
-          return { kind: 'reuse' as const, sessionId: known.sessionId };
-        }
-        const session = await repo.findLiveSession(tx, sessionId);
-        if (!session || session.status !== 'active') return { kind: 'dead' as const };
-        const next = newRefreshToken();
-        await repo.insertRefreshToken(tx, sessionId, next.hash);
-        await repo.touchSession(tx, sessionId, {
-          expiresAt: new Date(Date.now() + refreshTtlMs),
-          ip: client.ip,
-          userAgent: client.userAgent?.slice(0, 512),
-        });
-        return { kind: 'ok' as const, session, refreshToken: next.token };
-      });
-      if (outcome.kind === 'reuse') {
-        await cache.del(sessionCacheKey(outcome.sessionId));
-        throw new Unauthorized('Refresh token already used; the session has been revoked');
-      }
-      if (outcome.kind !== 'ok') throw new Unauthorized('Invalid refresh token');
-      const { session } = outcome;
-      const token = await tokens.sign({
-        userId: session.userId,
-        role: session.role,
-        sessionId: session.sessionId,
-      });
-      return {
-        userId: session.userId,
-        token,
-        refreshToken: outcome.refreshToken,
-        expiresIn: deps.accessTtlSeconds,
-      };
-    },
-
-    /** Ends the caller's session; its refresh and access tokens stop working at once. */
-    async logout(principal: Principal, client: ClientInfo): Promise<void> {
-      await db.transaction(async (tx) => {
-        if (await repo.revokeSession(tx, principal.sessionId, 'logout')) {
-          await repo.insertAudit(tx, {
-            action: 'session.logout',
-            actorId: principal.userId,
-            subjectId: principal.userId,
-            ip: client.ip,
-          });
-        }
-      });
-      await cache.del(sessionCacheKey(principal.sessionId));
-    },
-
-    /** Verifies an access token and that its session is still live (cached briefly; revocation evicts). */
-    async verifyAccessToken(token: string): Promise<Principal> {
-      const claims = await tokens.verify(token);
-      if (!claims) throw new Unauthorized('Invalid or expired token');
-      const live = await cache.getOrLoad(
-        sessionCacheKey(claims.sessionId),
-        { ttlSeconds: SESSION_CACHE_TTL_SECONDS },
-        async () => (await repo.findLiveSession(db, claims.sessionId)) ?? null,
-      );
-      if (!live || live.userId !== claims.userId || live.status !== 'active') {
-        throw new Unauthorized('Session has ended; sign in again');
-      }
-      // The role comes from the database, so a role change applies without waiting for token expiry.
-      return { userId: live.userId, role: live.role, sessionId: live.sessionId };
+      const user = await createUser({ ...input, role: 'student' }, 'registration', meta);
+      return signIn.issueSession(user.id, user.role, meta);
     },
 
     async getProfile(userId: number) {
       const user = await repo.findUserById(db, userId);
-      if (!user) throw new NotFound('User not found');
+      if (!user || user.deletedAt) throw new NotFound('User not found');
       return {
         userId: user.id,
         username: user.username,
@@ -292,6 +147,8 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         role: user.role,
         phone: user.phone,
         bio: user.bio,
+        locale: user.locale,
+        timezone: user.timezone,
         isEmailVerified: user.emailVerifiedAt !== null,
         createdAt: user.createdAt.toISOString(),
         updatedAt: user.updatedAt.toISOString(),
@@ -300,7 +157,14 @@ export function createIdentityService(deps: IdentityServiceDeps) {
 
     async updateProfile(
       userId: number,
-      patch: { name?: string; avatarUrl?: string | null; phone?: string | null; bio?: string | null },
+      patch: {
+        name?: string;
+        avatarUrl?: string | null;
+        phone?: string | null;
+        bio?: string | null;
+        locale?: string | null;
+        timezone?: string | null;
+      },
     ) {
       const updated = await repo.updateUserProfile(db, userId, patch);
       if (!updated) throw new NotFound('User not found');
@@ -308,6 +172,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     },
 
     findUserByEmail: (email: string) => repo.findUserByEmail(db, email),
+    findUserById: (id: number) => repo.findUserById(db, id),
   };
 }
 export type IdentityService = ReturnType<typeof createIdentityService>;

@@ -1,0 +1,61 @@
+import type { Redis } from './redis.ts';
+
+/**
+ * Fixed-window attempt counters shared by every process when Redis is configured (in-process
+ * otherwise): the basis of per-account lockouts and per-email request limits.
+ */
+export interface Throttle {
+  /** Counts one attempt under `key` and returns the total in the current window. */
+  hit(key: string, windowSeconds: number): Promise<number>;
+  /** Attempts counted in the current window. */
+  count(key: string): Promise<number>;
+  reset(key: string): Promise<void>;
+}
+
+export function createThrottle(opts: { redis?: Redis; keyPrefix: string }): Throttle {
+  const { redis } = opts;
+  const prefix = `${opts.keyPrefix}throttle:`;
+  if (redis) {
+    return {
+      async hit(key, windowSeconds) {
+        const k = prefix + key;
+        const [[, count]] = (await redis.multi().incr(k).expire(k, windowSeconds, 'NX').exec()) as [
+          [null, number],
+        ];
+        return count;
+      },
+      async count(key) {
+        return Number((await redis.get(prefix + key)) ?? 0);
+      },
+      async reset(key) {
+        await redis.del(prefix + key);
+      },
+    };
+  }
+  const windows = new Map<string, { count: number; resetAt: number }>();
+  const live = (key: string) => {
+    const w = windows.get(key);
+    if (w && w.resetAt <= Date.now()) {
+      windows.delete(key);
+      return undefined;
+    }
+    return w;
+  };
+  return {
+    async hit(key, windowSeconds) {
+      const w = live(key) ?? { count: 0, resetAt: Date.now() + windowSeconds * 1000 };
+      w.count += 1;
+      windows.set(key, w);
+      if (windows.size > 100_000) {
+        for (const k of windows.keys()) if (!live(k)) windows.delete(k);
+      }
+      return w.count;
+    },
+    async count(key) {
+      return live(key)?.count ?? 0;
+    },
+    async reset(key) {
+      windows.delete(key);
+    },
+  };
+}
