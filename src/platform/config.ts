@@ -24,6 +24,7 @@ export const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(3000),
   PUBLIC_URL: url.optional(),
+  APP_URL: url.optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -106,6 +107,8 @@ function toConfig(env: Env, secrets: Secrets) {
     host: env.HOST,
     port: env.PORT,
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ''),
+    /** The web app's base URL, for links in emails (verify, reset, invitation). */
+    appUrl: (env.APP_URL ?? env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ''),
     dataDir,
     logLevel: env.LOG_LEVEL,
     database: env.DATABASE_URL

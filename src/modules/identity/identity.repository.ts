@@ -2,7 +2,16 @@ import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import { sha256Hex } from '../../platform/crypto.ts';
 import type { DbOrTx } from '../../platform/db.ts';
 import type { Role } from '../../platform/http/auth.ts';
-import { auditLog, oneTimeTokens, refreshTokens, sessions, users } from './identity.tables.ts';
+import {
+  auditLog,
+  mfaRecoveryCodes,
+  mfaTotp,
+  oneTimeTokens,
+  refreshTokens,
+  sessions,
+  userAccounts,
+  users,
+} from './identity.tables.ts';
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -356,5 +365,35 @@ export async function markEmailVerified(db: DbOrTx, userId: number): Promise<voi
   await db
     .update(users)
     .set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, now())`, updatedAt: sql`now()` })
+    .where(eq(users.id, userId));
+}
+
+/**
+ * Erases a user's personal data in place: the row stays (payments and audit refer to it) but
+ * nothing in it identifies the person any more; credentials, second factors, linked accounts and
+ * pending tokens are deleted.
+ */
+export async function anonymiseUser(db: DbOrTx, userId: number): Promise<void> {
+  await db.delete(mfaTotp).where(eq(mfaTotp.userId, userId));
+  await db.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, userId));
+  await db.delete(userAccounts).where(eq(userAccounts.userId, userId));
+  await db.delete(oneTimeTokens).where(eq(oneTimeTokens.userId, userId));
+  await db
+    .update(users)
+    .set({
+      email: `deleted-${userId}@deleted.invalid`,
+      username: `deleted_${userId}`,
+      name: 'Deleted user',
+      phone: null,
+      passwordHash: null,
+      avatarUrl: null,
+      avatarKey: null,
+      bio: null,
+      locale: null,
+      timezone: null,
+      status: 'disabled',
+      deletedAt: sql`now()`,
+      updatedAt: sql`now()`,
+    })
     .where(eq(users.id, userId));
 }

@@ -8,6 +8,13 @@ import { hashPassword, passwordProblem } from './identity.credentials.ts';
 import * as repo from './identity.repository.ts';
 import type { IssuedTokens, RequestMeta, SignIn } from './identity.signin.ts';
 
+/** Published when an account's personal data was erased; other modules erase theirs. */
+export const USER_ERASED = 'identity.user.erased';
+export interface UserErased {
+  userId: number;
+  reason: 'self' | 'admin';
+}
+
 /** Published when an account is created (registration, admin or CLI); payload `UserRegistered`. */
 export const USER_REGISTERED = 'identity.user.registered';
 export interface UserRegistered {
@@ -169,6 +176,38 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       const updated = await repo.updateUserProfile(db, userId, patch);
       if (!updated) throw new NotFound('User not found');
       return { userId };
+    },
+
+    /**
+     * Erases an account (GDPR erasure, or an admin's deactivate-and-anonymise): every session ends,
+     * personal fields are anonymised, credentials and second factors are deleted, and
+     * `identity.user.erased` tells other modules to erase or anonymise what they hold.
+     */
+    async eraseAccount(
+      userId: number,
+      reason: UserErased['reason'],
+      meta: RequestMeta & { actorId?: number | null },
+    ) {
+      const user = await repo.findUserById(db, userId);
+      if (!user || user.deletedAt) throw new NotFound('User not found');
+      await signIn.revokeAllSessions(
+        userId,
+        reason === 'self' ? 'account_erased' : 'account_deleted_by_admin',
+        meta,
+      );
+      await db.transaction(async (tx) => {
+        await repo.anonymiseUser(tx, userId);
+        await repo.appendAudit(tx, {
+          action: 'user.erased',
+          actorId: meta.actorId ?? userId,
+          subjectId: userId,
+          ip: meta.ip,
+          userAgent: meta.userAgent,
+          requestId: meta.requestId,
+          detail: reason,
+        });
+        await events.publish<UserErased>(tx, USER_ERASED, { userId, reason });
+      });
     },
 
     findUserByEmail: (email: string) => repo.findUserByEmail(db, email),

@@ -7,8 +7,8 @@ import { createIdentityService } from './identity.service.ts';
 import { sessionRoutes } from './identity.sessions.routes.ts';
 import { createSignIn, noMfa, type MfaGate } from './identity.signin.ts';
 
-export { USER_REGISTERED } from './identity.service.ts';
-export type { IdentityService, NewUser, UserRegistered } from './identity.service.ts';
+export { USER_ERASED, USER_REGISTERED } from './identity.service.ts';
+export type { IdentityService, NewUser, UserErased, UserRegistered } from './identity.service.ts';
 export type { IssuedTokens, RequestMeta } from './identity.signin.ts';
 
 /** The identity module: accounts, credentials, sessions. Other modules use `api` only. */
@@ -31,9 +31,11 @@ export function createIdentityModule(platform: Platform) {
     mfa: () => mfaGate,
   });
   const service = createIdentityService({ db: platform.db, events: platform.events, signIn });
-  void ((gate: MfaGate) => (mfaGate = gate));
 
+  // Feature services of the module. Each adds its route plugin below; MFA also sets `mfaGate`.
   const routePlugins = [identityRoutes(service, signIn), sessionRoutes(signIn)];
+  // (features are wired here)
+  void ((gate: MfaGate) => (mfaGate = gate));
 
   return {
     api: {
