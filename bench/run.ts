@@ -269,6 +269,7 @@ function markdownTable(rows: Measured[]) {
 async function main() {
   const options = parseOptions(process.argv.slice(2));
   const started = new Date();
+  const loadAtStart = os.loadavg();
   const stamp = started
     .toISOString()
     .replace(/\.\d+Z$/, 'Z')
@@ -299,6 +300,7 @@ async function main() {
       PUBLIC_URL: `http://${HOST}:${lecternPort}`,
       JWT_SECRET: randomBytes(32).toString('base64url'),
       SIGNING_SECRET: randomBytes(32).toString('base64url'),
+      ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
       RATE_LIMIT_MAX: RAISED_LIMIT,
       AUTH_RATE_LIMIT_MAX: RAISED_LIMIT,
     };
@@ -306,6 +308,9 @@ async function main() {
     if (options.database === 'embedded') {
       delete env.DATABASE_URL;
       delete env.REDIS_URL;
+    } else {
+      // Own Redis namespace: rate-limit counters and cache entries never meet another process's.
+      env.REDIS_KEY_PREFIX = `lectern-bench:${randomBytes(4).toString('hex')}:`;
     }
     log(`starting Lectern (${options.database}) on ${HOST}:${lecternPort}, DATA_DIR=${dataDir}`);
     const lectern = startChild('lectern', ['bin/lectern.js', 'serve', '--port', String(lecternPort)], env);
@@ -375,6 +380,8 @@ async function main() {
         totalMemoryGiB: round(os.totalmem() / 1024 ** 3, 1),
         platform: `${os.platform()} ${os.release()} ${os.arch()}`,
         node: process.version,
+        /** 1/5/15-minute load averages when the run started: other work on the machine skews figures. */
+        loadAverageAtStart: loadAtStart.map((l) => round(l)),
       },
       settings: {
         database: options.database,
@@ -402,7 +409,7 @@ async function main() {
     const table = markdownTable(rows);
     const markdown =
       `# Lectern benchmark — ${report.startedAt} (${options.database})\n\n` +
-      `- machine: ${report.machine.cpuModel} × ${report.machine.cores} cores, ${report.machine.totalMemoryGiB} GiB, ${report.machine.platform}, Node ${report.machine.node}\n` +
+      `- machine: ${report.machine.cpuModel} × ${report.machine.cores} cores, ${report.machine.totalMemoryGiB} GiB, ${report.machine.platform}, Node ${report.machine.node}; load average at start ${report.machine.loadAverageAtStart.join(' / ')}\n` +
       `- commit: ${sha ?? 'unknown'}${report.git.dirty ? ' (with uncommitted changes)' : ''}\n` +
       `- command: \`${report.invocation ?? report.command}\`\n` +
       `- database: ${report.settings.databaseUrl}; Redis: ${report.settings.redisUrl}\n` +
