@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loggerOptions } from './logger.ts';
+import { loggerOptions, redactUrl } from './logger.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -46,5 +46,15 @@ describe('logger', () => {
     expect(out).toContain('[redacted]');
     expect(out).toContain('ada@example.com');
     expect(JSON.parse(out)).toMatchObject({ level: 30, service: 'lectern', msg: 'login attempt' });
+  });
+
+  it('redacts single-use secrets in logged URLs', () => {
+    expect(redactUrl('/api/auth/oauth/google/callback?code=abc123&state=xyz&scope=openid')).toBe(
+      '/api/auth/oauth/google/callback?code=[redacted]&state=[redacted]&scope=openid',
+    );
+    expect(redactUrl('/files/avatars/x.png?exp=123&sig=deadbeef')).toBe(
+      '/files/avatars/x.png?exp=123&sig=[redacted]',
+    );
+    expect(redactUrl('/health/live')).toBe('/health/live');
   });
 });

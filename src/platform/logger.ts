@@ -24,9 +24,26 @@ export const redactPaths = [
   ].flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
 ];
 
+// Query parameters that carry single-use secrets: OAuth codes and state, signed-link signatures, tokens.
+const SECRET_QUERY = /([?&](?:code|state|token|sig|mfaToken|access_token)=)[^&#]*/gi;
+
+/** A URL fit for logs: secret query values replaced. */
+export function redactUrl(url: string): string {
+  return url.replace(SECRET_QUERY, '$1[redacted]');
+}
+
 export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
+    serializers: {
+      req: (req: { method?: string; url?: string; ip?: string; socket?: { remotePort?: number } }) => ({
+        method: req.method,
+        url: req.url ? redactUrl(req.url) : req.url,
+        remoteAddress: req.ip,
+        remotePort: req.socket?.remotePort,
+      }),
+      err: pino.stdSerializers.err,
+    },
     redact: { paths: redactPaths, censor: '[redacted]' },
     base: { service: 'lectern' },
     timestamp: pino.stdTimeFunctions.isoTime,

@@ -9,6 +9,8 @@ export interface Throttle {
   hit(key: string, windowSeconds: number): Promise<number>;
   /** Attempts counted in the current window. */
   count(key: string): Promise<number>;
+  /** Seconds until the current window of `key` ends (0 when no window is open). */
+  ttl(key: string): Promise<number>;
   reset(key: string): Promise<void>;
 }
 
@@ -26,6 +28,9 @@ export function createThrottle(opts: { redis?: Redis; keyPrefix: string }): Thro
       },
       async count(key) {
         return Number((await redis.get(prefix + key)) ?? 0);
+      },
+      async ttl(key) {
+        return Math.max(0, await redis.ttl(prefix + key));
       },
       async reset(key) {
         await redis.del(prefix + key);
@@ -53,6 +58,10 @@ export function createThrottle(opts: { redis?: Redis; keyPrefix: string }): Thro
     },
     async count(key) {
       return live(key)?.count ?? 0;
+    },
+    async ttl(key) {
+      const w = live(key);
+      return w ? Math.ceil((w.resetAt - Date.now()) / 1000) : 0;
     },
     async reset(key) {
       windows.delete(key);
