@@ -8,6 +8,7 @@ import { createPlatform, type ProcessRole } from './platform/platform.ts';
 import { createIdentityModule } from './modules/identity/index.ts';
 import { createPrompter } from './cli/prompt.ts';
 import { seedDemo } from './cli/seed.ts';
+import { auditCommand } from './cli/audit.ts';
 
 const USAGE = `Usage: lectern <command> [options]
 
@@ -18,6 +19,7 @@ Commands:
                                               Create an admin account (prompts for what is missing)
   seed --demo                                 Load demo data (admin, instructors, students)
   openapi [--out FILE] [--check FILE]         Write the OpenAPI document, or check a committed copy
+  audit verify                                Check the audit log's hash chain; exit 1 naming the first broken row
 `;
 
 class CliError extends Error {}
@@ -143,6 +145,11 @@ async function main(argv: string[]) {
         const summary = await seedDemo({ identity: identity.api });
         console.log(summary);
       });
+      return;
+    }
+    case 'audit': {
+      const line = await withPlatform(config, ({ platform }) => auditCommand(platform.db, rest));
+      console.log(line);
       return;
     }
     case 'openapi': {

@@ -78,6 +78,9 @@ export const envSchema = z.object({
     .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
     .optional(),
   MAIL_FROM: z.string().min(3).default('Lectern <no-reply@lectern.local>'),
+
+  /** OAuth / OpenID Connect sign-in providers; each has its own OAUTH_<NAME>_* variables (see readOAuthProviders). */
+  OAUTH_PROVIDERS: list.default([]),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -93,7 +96,98 @@ export class ConfigError extends Error {
 
 type Secrets = { jwtSecret: string; signingSecret: string; encryptionKey: string };
 
-function toConfig(env: Env, secrets: Secrets) {
+/** One OAuth / OpenID Connect provider as configured; presets (google, facebook, linkedin) fill in the rest. */
+export interface OAuthProviderSettings {
+  /** Lower-case name used in URLs (`/api/auth/oauth/<name>/start`) and in `user_accounts.provider`. */
+  name: string;
+  clientId: string;
+  clientSecret: string;
+  displayName?: string;
+  /** OpenID Connect issuer; endpoints come from `<issuer>/.well-known/openid-configuration`. */
+  issuer?: string;
+  authorizationUrl?: string;
+  tokenUrl?: string;
+  userinfoUrl?: string;
+  scopes?: string[];
+  tokenAuthMethod?: 'client_secret_basic' | 'client_secret_post';
+}
+
+const OAUTH_PROVIDER_NAME = /^[a-z][a-z0-9_]{0,49}$/;
+
+function oauthProviderEnv(name: string, allowHttp: boolean) {
+  const required = z.string({ error: `required when OAUTH_PROVIDERS lists ${name}` }).min(1);
+  const endpoint = z
+    .string()
+    .url('must be a URL')
+    .refine(
+      (v) => v.startsWith('https://') || (allowHttp && v.startsWith('http://')),
+      allowHttp ? 'must be an http(s) URL' : 'must be an https:// URL in production',
+    );
+  return z.object({
+    CLIENT_ID: required.max(255),
+    CLIENT_SECRET: required.max(1024),
+    ISSUER: endpoint.optional(),
+    AUTHORIZATION_URL: endpoint.optional(),
+    TOKEN_URL: endpoint.optional(),
+    USERINFO_URL: endpoint.optional(),
+    SCOPES: z
+      .string()
+      .transform((v) => v.split(/[\s,]+/).filter(Boolean))
+      .optional(),
+    DISPLAY_NAME: z.string().max(50).optional(),
+    TOKEN_AUTH_METHOD: z.enum(['client_secret_basic', 'client_secret_post']).optional(),
+  });
+}
+
+/**
+ * Reads `OAUTH_<NAME>_*` for every provider in OAUTH_PROVIDERS. Their names are only known at run
+ * time, so they are validated here rather than in envSchema. OpenID Connect requires https; plain
+ * http (a provider on loopback) is accepted only outside production.
+ */
+function readOAuthProviders(source: Record<string, string | undefined>, env: Env) {
+  const problems: string[] = [];
+  const providers: OAuthProviderSettings[] = [];
+  const seen = new Set<string>();
+  for (const raw of env.OAUTH_PROVIDERS) {
+    const name = raw.toLowerCase();
+    if (!OAUTH_PROVIDER_NAME.test(name)) {
+      problems.push(`OAUTH_PROVIDERS: "${raw}" is not a valid name (a letter, then letters, digits or _)`);
+      continue;
+    }
+    if (seen.has(name)) {
+      problems.push(`OAUTH_PROVIDERS: ${name} is listed twice`);
+      continue;
+    }
+    seen.add(name);
+    const prefix = `OAUTH_${name.toUpperCase()}_`;
+    const values = Object.fromEntries(
+      Object.entries(source)
+        .filter(([key, v]) => key.startsWith(prefix) && v !== undefined && v.trim() !== '')
+        .map(([key, v]) => [key.slice(prefix.length), v!.trim()]),
+    );
+    const parsed = oauthProviderEnv(name, env.NODE_ENV !== 'production').safeParse(values);
+    if (!parsed.success) {
+      problems.push(...parsed.error.issues.map((i) => `${prefix}${i.path.join('.')}: ${i.message}`));
+      continue;
+    }
+    const v = parsed.data;
+    providers.push({
+      name,
+      clientId: v.CLIENT_ID,
+      clientSecret: v.CLIENT_SECRET,
+      displayName: v.DISPLAY_NAME,
+      issuer: v.ISSUER,
+      authorizationUrl: v.AUTHORIZATION_URL,
+      tokenUrl: v.TOKEN_URL,
+      userinfoUrl: v.USERINFO_URL,
+      scopes: v.SCOPES?.length ? v.SCOPES : undefined,
+      tokenAuthMethod: v.TOKEN_AUTH_METHOD,
+    });
+  }
+  return { providers, problems };
+}
+
+function toConfig(env: Env, secrets: Secrets, oauthProviders: OAuthProviderSettings[] = []) {
   const dataDir = path.resolve(env.DATA_DIR);
   const trustProxy =
     env.TRUST_PROXY === 'false' || env.TRUST_PROXY === ''
@@ -161,6 +255,7 @@ function toConfig(env: Env, secrets: Secrets) {
           signedUrlTtlSeconds: env.SIGNED_URL_TTL_SECONDS,
         },
     mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM },
+    oauth: { providers: oauthProviders, allowInsecureHttp: env.NODE_ENV !== 'production' },
   };
 }
 
@@ -225,6 +320,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     if (!env.S3_ACCESS_KEY_ID) problems.push('S3_ACCESS_KEY_ID: required when S3_BUCKET is set');
     if (!env.S3_SECRET_ACCESS_KEY) problems.push('S3_SECRET_ACCESS_KEY: required when S3_BUCKET is set');
   }
+  const oauth = readOAuthProviders(source, env);
+  problems.push(...oauth.problems);
   if (problems.length) throw new ConfigError(problems);
-  return toConfig(env, resolveSecrets(env));
+  return toConfig(env, resolveSecrets(env), oauth.providers);
 }

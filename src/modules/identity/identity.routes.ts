@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { Unauthorized } from '../../platform/errors.ts';
 import { bearerSecurity, principalOf } from '../../platform/http/auth.ts';
 import { responses, successBody } from '../../platform/http/envelope.ts';
 import type { RouteContext } from '../../platform/http/route-context.ts';
@@ -16,6 +15,7 @@ import {
   signInResult,
   updateProfileBody,
 } from './identity.schemas.ts';
+import type { OAuthService } from './identity.oauth.service.ts';
 import type { IdentityService } from './identity.service.ts';
 import type { SignIn, SignInResult } from './identity.signin.ts';
 
@@ -25,7 +25,11 @@ export function signInBody(result: SignInResult, message: string) {
 }
 
 /** Seed 002 Auth Service routes plus token refresh and logout. */
-export function identityRoutes(service: IdentityService, signIn: SignIn) {
+export function identityRoutes(
+  service: IdentityService,
+  signIn: SignIn,
+  oauth: Pick<OAuthService, 'loginWithProviderToken'>,
+) {
   return async function routes(app: FastifyInstance, { guard, buckets }: RouteContext) {
     const r = app.withTypeProvider<ZodTypeProvider>();
     const authed = { onRequest: guard.authenticate };
@@ -60,14 +64,18 @@ export function identityRoutes(service: IdentityService, signIn: SignIn) {
           tags: ['auth'],
           summary: 'Sign in with email and password',
           description:
-            'A wrong password and an unknown email give the same 401 `Invalid credentials`. After 5, 10 and 15 failures for one email the email is locked out for 1, 5 and 30 minutes (429 with Retry-After), whether or not the account exists. With two-factor authentication on, the answer is `{ mfaRequired: true, mfaToken }`. The OAuth body `{provider, providerUserId, accessToken}` of seed 002 is verified against the provider.',
+            'A wrong password and an unknown email give the same 401 `Invalid credentials`. After 5, 10 and 15 failures for one email the email is locked out for 1, 5 and 30 minutes (429 with Retry-After), whether or not the account exists. With two-factor authentication on, the answer is `{ mfaRequired: true, mfaToken }`. Seed 002’s provider body `{provider, providerUserId, accessToken}` is checked with the provider’s userinfo endpoint (the subject must equal `providerUserId`); anything that does not verify is 401.',
           body: loginBody,
           response: responses({ data: signInResult }, [401, 403]),
         },
       },
       async (request) => {
         const body = request.body;
-        if (!('email' in body)) throw new Unauthorized('Invalid credentials');
+        if (!('email' in body)) {
+          return successBody(
+            signInBody(await oauth.loginWithProviderToken(body, metaOf(request)), 'Login successful'),
+          );
+        }
         return successBody(signInBody(await signIn.login(body, metaOf(request)), 'Login successful'));
       },
     );

@@ -145,6 +145,7 @@ export const profile = z.object({
   locale: z.string().nullable(),
   timezone: z.string().nullable(),
   isEmailVerified: z.boolean(),
+  mfaEnabled: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -2,6 +2,9 @@ import { randomInt } from 'node:crypto';
 import type { Db } from '../../platform/db.ts';
 import { isUniqueViolation } from '../../platform/db.ts';
 import type { Events } from '../../platform/events.ts';
+import type { Logger } from '../../platform/logger.ts';
+import type { Storage } from '../../platform/storage.ts';
+import { hasEnabledTotp } from './identity.mfa.repository.ts';
 import { Conflict, NotFound, ValidationError } from '../../platform/errors.ts';
 import type { Role } from '../../platform/http/auth.ts';
 import { hashPassword, passwordProblem } from './identity.credentials.ts';
@@ -42,6 +45,9 @@ export interface IdentityServiceDeps {
   db: Db;
   events: Pick<Events, 'publish'>;
   signIn: SignIn;
+  /** For removing an uploaded avatar that nothing points at any more. */
+  storage: Pick<Storage, 'delete'>;
+  logger: Pick<Logger, 'warn'>;
 }
 
 function deriveUsername(email: string): string {
@@ -59,7 +65,15 @@ export function assertStrongPassword(password: string, context: { email: string 
 }
 
 export function createIdentityService(deps: IdentityServiceDeps) {
-  const { db, events, signIn } = deps;
+  const { db, events, signIn, storage, logger } = deps;
+
+  /** Deletes a stored avatar after the change that orphaned it committed; a failure only leaks a file. */
+  async function deleteAvatarObject(key: string | null | undefined) {
+    if (!key) return;
+    await storage
+      .delete(key)
+      .catch((err: unknown) => logger.warn({ err, key }, 'could not delete an orphaned avatar'));
+  }
 
   async function pickUsername(email: string, requested?: string): Promise<string> {
     if (requested) {
@@ -157,6 +171,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         locale: user.locale,
         timezone: user.timezone,
         isEmailVerified: user.emailVerifiedAt !== null,
+        mfaEnabled: await hasEnabledTotp(db, user.id),
         createdAt: user.createdAt.toISOString(),
         updatedAt: user.updatedAt.toISOString(),
       };
@@ -173,8 +188,14 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         timezone?: string | null;
       },
     ) {
-      const updated = await repo.updateUserProfile(db, userId, patch);
+      // An avatar URL given here replaces any uploaded avatar, whose stored file is then removed.
+      const before = patch.avatarUrl !== undefined ? await repo.findUserById(db, userId) : undefined;
+      const updated = await repo.updateUserProfile(db, userId, {
+        ...patch,
+        ...(patch.avatarUrl !== undefined ? { avatarKey: null } : {}),
+      });
       if (!updated) throw new NotFound('User not found');
+      await deleteAvatarObject(before?.avatarKey);
       return { userId };
     },
 
@@ -208,6 +229,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         });
         await events.publish<UserErased>(tx, USER_ERASED, { userId, reason });
       });
+      await deleteAvatarObject(user.avatarKey);
     },
 
     findUserByEmail: (email: string) => repo.findUserByEmail(db, email),

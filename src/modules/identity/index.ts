@@ -1,13 +1,30 @@
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../../platform/http/route-context.ts';
 import type { Platform } from '../../platform/platform.ts';
+import { adminRoutes } from './identity.admin.routes.ts';
+import { createAdminUsers } from './identity.admin.service.ts';
+import { createAuditService } from './identity.audit.service.ts';
 import { createAccessTokens } from './identity.credentials.ts';
+import { emailFlowRoutes } from './identity.email-flows.routes.ts';
+import { createEmailFlows } from './identity.email-flows.service.ts';
+import { mfaRoutes } from './identity.mfa.routes.ts';
+import { createMfa } from './identity.mfa.service.ts';
+import { invitationRoutes } from './identity.invitations.routes.ts';
+import { createInvitations } from './identity.invitations.service.ts';
+import { createOAuthProviders } from './identity.oauth.providers.ts';
+import { oauthRoutes } from './identity.oauth.routes.ts';
+import { createOAuthService } from './identity.oauth.service.ts';
+import { privacyRoutes } from './identity.privacy.routes.ts';
+import { createPrivacyService } from './identity.privacy.service.ts';
+import { profileRoutes } from './identity.profile.routes.ts';
+import { createProfileService } from './identity.profile.service.ts';
 import { identityRoutes } from './identity.routes.ts';
 import { createIdentityService } from './identity.service.ts';
 import { sessionRoutes } from './identity.sessions.routes.ts';
 import { createSignIn, noMfa, type MfaGate } from './identity.signin.ts';
 
 export { USER_ERASED, USER_REGISTERED } from './identity.service.ts';
+export { verifyAuditChain, type AuditChainReport } from './identity.audit.service.ts';
 export type { IdentityService, NewUser, UserErased, UserRegistered } from './identity.service.ts';
 export type { IssuedTokens, RequestMeta } from './identity.signin.ts';
 
@@ -30,12 +47,79 @@ export function createIdentityModule(platform: Platform) {
     refreshTtlDays: config.auth.refreshTtlDays,
     mfa: () => mfaGate,
   });
-  const service = createIdentityService({ db: platform.db, events: platform.events, signIn });
+  const service = createIdentityService({
+    db: platform.db,
+    events: platform.events,
+    signIn,
+    storage: platform.storage,
+    logger: platform.logger,
+  });
 
   // Feature services of the module. Each adds its route plugin below; MFA also sets `mfaGate`.
-  const routePlugins = [identityRoutes(service, signIn), sessionRoutes(signIn)];
+  const routePlugins = [
+    // `oauth` is created below; the closure reads it only when a request arrives.
+    identityRoutes(service, signIn, {
+      loginWithProviderToken: (body, meta) => oauth.loginWithProviderToken(body, meta),
+    }),
+    sessionRoutes(signIn),
+  ];
   // (features are wired here)
-  void ((gate: MfaGate) => (mfaGate = gate));
+  const emailFlows = createEmailFlows({
+    db: platform.db,
+    mailer: platform.mailer,
+    throttle: platform.throttle,
+    events: platform.events,
+    signIn,
+    appUrl: config.appUrl,
+  });
+  routePlugins.push(emailFlowRoutes(emailFlows));
+  const mfa = createMfa({
+    db: platform.db,
+    sealer: platform.sealer,
+    mailer: platform.mailer,
+    signIn,
+    appUrl: config.appUrl,
+  });
+  routePlugins.push(mfaRoutes(mfa));
+  mfaGate = mfa.gate;
+  const invitations = createInvitations({
+    db: platform.db,
+    mailer: platform.mailer,
+    signIn,
+    appUrl: config.appUrl,
+  });
+  routePlugins.push(invitationRoutes(invitations));
+  const adminUsers = createAdminUsers({ db: platform.db, service, signIn, invitations });
+  routePlugins.push(adminRoutes(adminUsers, createAuditService({ db: platform.db })));
+  const profiles = createProfileService({
+    db: platform.db,
+    storage: platform.storage,
+    publicUrl: config.publicUrl,
+    logger: platform.logger,
+  });
+  routePlugins.push(profileRoutes(profiles));
+  const privacy = createPrivacyService({
+    db: platform.db,
+    jobs: platform.jobs,
+    events: platform.events,
+    storage: platform.storage,
+    mailer: platform.mailer,
+    sealer: platform.sealer,
+    signIn,
+    identity: service,
+    logger: platform.logger,
+  });
+  routePlugins.push(privacyRoutes(privacy));
+  const oauth = createOAuthService({
+    db: platform.db,
+    providers: createOAuthProviders(config.oauth),
+    sealer: platform.sealer,
+    signIn,
+    identity: service,
+    publicUrl: config.publicUrl,
+    appUrl: config.appUrl,
+  });
+  routePlugins.push(oauthRoutes(oauth));
 
   return {
     api: {
@@ -44,9 +128,14 @@ export function createIdentityModule(platform: Platform) {
       createUser: (input: Parameters<typeof service.createUser>[0]) => service.createUser(input, 'cli'),
       findUserByEmail: service.findUserByEmail,
       getProfile: service.getProfile,
+      /** Adds a module's section to every personal-data export (GDPR access requests). */
+      registerExportContributor: privacy.registerExportContributor,
+      /** Seed 002's provider-token login `{ provider, providerUserId, accessToken }`, verified with the provider. */
+      loginWithProviderToken: oauth.loginWithProviderToken,
     },
     service,
     signIn,
+    oauth,
     async routes(app: FastifyInstance, ctx: RouteContext) {
       for (const plugin of routePlugins) await app.register(plugin, ctx);
     },

@@ -9,6 +9,9 @@ export const openapiTags = [
     name: 'auth',
     description: 'Registration, login, tokens and the caller’s profile (seed 002 Auth Service)',
   },
+  { name: 'users', description: 'Public profiles of instructors' },
+  { name: 'me', description: 'Privacy: export of my data, erasure of my account' },
+  { name: 'admin', description: 'Administration: users, invitations, audit log' },
   { name: 'health', description: 'Liveness and readiness probes' },
   { name: 'dev', description: 'Development helpers, absent in production' },
 ];
