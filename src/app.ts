@@ -14,6 +14,7 @@ import { createLogger, type Logger } from './platform/logger.ts';
 import { devMailboxRoutes } from './platform/mail.ts';
 import { createPlatform, type Platform, type ProcessRole } from './platform/platform.ts';
 import { fileRoutes } from './platform/storage.ts';
+import { createCatalogModule, type CatalogApi } from './modules/catalog/index.ts';
 import { createIdentityModule, type IdentityApi } from './modules/identity/index.ts';
 
 declare module 'fastify' {
@@ -21,7 +22,7 @@ declare module 'fastify' {
     platform: Platform;
     guard: AuthGuard;
     /** Each module's public API, for the CLI and in-process callers. */
-    modules: { identity: IdentityApi };
+    modules: { identity: IdentityApi; catalog: CatalogApi };
   }
 }
 
@@ -94,10 +95,11 @@ export async function buildApp({
 
   // Modules are built in every role so that their job handlers exist wherever workers run.
   const identity = createIdentityModule(platform);
+  const catalog = createCatalogModule({ platform, identity: identity.api });
   const guard = createAuthGuard(identity.api.verifyAccessToken);
   const ctx: RouteContext = { platform, guard, buckets: rateLimitBuckets(config) };
   app.decorate('guard', guard);
-  app.decorate('modules', { identity: identity.api });
+  app.decorate('modules', { identity: identity.api, catalog: catalog.api });
 
   // Swagger collects routes as they are added, so it comes before every route.
   if (role !== 'worker') await registerOpenApi(app, config);
@@ -107,6 +109,7 @@ export async function buildApp({
     await app.register(
       async (api) => {
         await api.register(identity.routes, ctx);
+        await api.register(catalog.routes, ctx);
         if (!config.isProduction)
           await api.register(devMailboxRoutes, { mailer: platform.mailer, prefix: '/dev' });
       },

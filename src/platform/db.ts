@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -67,7 +68,8 @@ function executorOf(client: RawClient, multi?: (text: string) => Promise<{ rows:
 
 async function openPglite(path: string): Promise<Database> {
   if (path !== 'memory://') mkdirSync(path, { recursive: true });
-  const client = await PGlite.create(path);
+  // Extensions the migrations create must be compiled into PGlite's WASM build and loaded here.
+  const client = await PGlite.create(path, { extensions: { pg_trgm } });
   const db = drizzlePglite(client) as unknown as Db;
   // PGlite's extended protocol takes one statement at a time; pg-boss sends schema scripts as one string.
   const multi = async (text: string) => {

@@ -11,6 +11,14 @@ import { hashPassword, passwordProblem } from './identity.credentials.ts';
 import * as repo from './identity.repository.ts';
 import type { IssuedTokens, RequestMeta, SignIn } from './identity.signin.ts';
 
+/** Published when public profile fields (name, avatar) change; other modules refresh their copies. */
+export const USER_UPDATED = 'identity.user.updated';
+export interface UserUpdated {
+  userId: number;
+  name: string;
+  avatarUrl: string | null;
+}
+
 /** Published when an account's personal data was erased; other modules erase theirs. */
 export const USER_ERASED = 'identity.user.erased';
 export interface UserErased {
@@ -190,9 +198,20 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     ) {
       // An avatar URL given here replaces any uploaded avatar, whose stored file is then removed.
       const before = patch.avatarUrl !== undefined ? await repo.findUserById(db, userId) : undefined;
-      const updated = await repo.updateUserProfile(db, userId, {
-        ...patch,
-        ...(patch.avatarUrl !== undefined ? { avatarKey: null } : {}),
+      const updated = await db.transaction(async (tx) => {
+        const ok = await repo.updateUserProfile(tx, userId, {
+          ...patch,
+          ...(patch.avatarUrl !== undefined ? { avatarKey: null } : {}),
+        });
+        if (ok && (patch.name !== undefined || patch.avatarUrl !== undefined)) {
+          const user = await repo.findUserById(tx, userId);
+          await events.publish<UserUpdated>(tx, USER_UPDATED, {
+            userId,
+            name: user!.name,
+            avatarUrl: user!.avatarUrl,
+          });
+        }
+        return ok;
       });
       if (!updated) throw new NotFound('User not found');
       await deleteAvatarObject(before?.avatarKey);

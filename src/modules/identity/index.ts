@@ -23,9 +23,15 @@ import { createIdentityService } from './identity.service.ts';
 import { sessionRoutes } from './identity.sessions.routes.ts';
 import { createSignIn, noMfa, type MfaGate } from './identity.signin.ts';
 
-export { USER_ERASED, USER_REGISTERED } from './identity.service.ts';
+export { USER_ERASED, USER_REGISTERED, USER_UPDATED } from './identity.service.ts';
 export { verifyAuditChain, type AuditChainReport } from './identity.audit.service.ts';
-export type { IdentityService, NewUser, UserErased, UserRegistered } from './identity.service.ts';
+export type {
+  IdentityService,
+  NewUser,
+  UserErased,
+  UserRegistered,
+  UserUpdated,
+} from './identity.service.ts';
 export type { IssuedTokens, RequestMeta } from './identity.signin.ts';
 
 /** The identity module: accounts, credentials, sessions. Other modules use `api` only. */

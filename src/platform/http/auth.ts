@@ -31,6 +31,15 @@ export function createAuthGuard(verify: TokenVerifier) {
     request.principal = await verify(match[1]);
   }
 
+  /**
+   * For public routes that show more to some callers (owners, admins): verifies a bearer token
+   * when one is sent (a bad one is still 401) and lets anonymous requests through.
+   */
+  async function authenticateOptional(request: FastifyRequest, reply: FastifyReply) {
+    if (request.headers.authorization === undefined) return;
+    await authenticate(request, reply);
+  }
+
   /** preHandler allowing only the given roles; run after `authenticate`. */
   function requireRole(...allowed: Role[]) {
     return async (request: FastifyRequest) => {
@@ -39,7 +48,7 @@ export function createAuthGuard(verify: TokenVerifier) {
     };
   }
 
-  return { authenticate, requireRole };
+  return { authenticate, authenticateOptional, requireRole };
 }
 export type AuthGuard = ReturnType<typeof createAuthGuard>;
 

@@ -1,0 +1,31 @@
+import type { Principal } from '../../platform/http/auth.ts';
+import type { CourseRow } from './catalog.repository.ts';
+
+/**
+ * Who may do what with a course. Deny by default. `instructorIds` are the owner and
+ * co-instructors (catalog.course_instructors).
+ */
+export const coursePolicy = {
+  /** Instructors and admins create courses; students never do. */
+  canCreate: (p: Principal | undefined) => p?.role === 'instructor' || p?.role === 'admin',
+
+  /** Owner, co-instructors and admins edit content and curriculum. */
+  canEdit: (p: Principal | undefined, course: CourseRow, instructorIds: number[]) =>
+    Boolean(p && (p.role === 'admin' || instructorIds.includes(p.userId))),
+
+  /** Only the owner and admins publish, archive and delete. */
+  canManage: (p: Principal | undefined, course: CourseRow) =>
+    Boolean(p && (p.role === 'admin' || course.ownerId === p.userId)),
+
+  /** Published courses are public; drafts and archived courses only for those who can edit them. */
+  canSee: (p: Principal | undefined, course: CourseRow, instructorIds: number[]) =>
+    course.status === 'published' || coursePolicy.canEdit(p, course, instructorIds),
+
+  /** Full lesson bodies: editors always, everyone for preview lessons of a visible course. */
+  canReadLessonBody: (
+    p: Principal | undefined,
+    course: CourseRow,
+    instructorIds: number[],
+    isPreview: boolean,
+  ) => coursePolicy.canEdit(p, course, instructorIds) || (course.status === 'published' && isPreview),
+};
