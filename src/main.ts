@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from './platform/config.ts';
 import { canonicalSpec } from './platform/http/openapi.ts';
 import { createLogger } from './platform/logger.ts';
 import { createPlatform, type ProcessRole } from './platform/platform.ts';
+import { createCatalogModule } from './modules/catalog/index.ts';
 import { createIdentityModule } from './modules/identity/index.ts';
 import { createPrompter } from './cli/prompt.ts';
 import { seedDemo } from './cli/seed.ts';
@@ -17,7 +18,7 @@ Commands:
   migrate                                     Apply database migrations and exit
   create-admin [--email E] [--password P] [--name N]
                                               Create an admin account (prompts for what is missing)
-  seed --demo                                 Load demo data (admin, instructors, students)
+  seed [--demo] [--courses N]                 Load demo data (accounts and a 40-course catalog), or N generated courses for benchmarks
   openapi [--out FILE] [--check FILE]         Write the OpenAPI document, or check a committed copy
   audit verify                                Check the audit log's hash chain; exit 1 naming the first broken row
 `;
@@ -79,22 +80,34 @@ async function serve(config: Config, args: string[]) {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-/** Runs `fn` with platform services and the identity module, without HTTP or job workers. */
+/** Runs `fn` with platform services and the modules, without HTTP or job workers. */
 async function withPlatform<T>(
   config: Config,
   fn: (ctx: {
     platform: Awaited<ReturnType<typeof createPlatform>>;
     identity: ReturnType<typeof createIdentityModule>;
+    catalog: ReturnType<typeof createCatalogModule>;
   }) => Promise<T>,
 ) {
   const platform = await createPlatform(config, { role: 'api', logger: createLogger('warn') });
   try {
     const identity = createIdentityModule(platform);
+    const catalog = createCatalogModule({ platform, identity: identity.api });
     await platform.jobs.start();
-    return await fn({ platform, identity });
+    return await fn({ platform, identity, catalog });
   } finally {
     await platform.close();
   }
+}
+
+/** A one-line progress bar on stderr. */
+function progress(done: number, total: number) {
+  const width = 30;
+  const filled = Math.round((done / total) * width);
+  process.stderr.write(
+    `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.floor((done / total) * 100)}% ${done}/${total}`,
+  );
+  if (done === total) process.stderr.write('\n');
 }
 
 async function createAdmin(config: Config, args: string[]) {
@@ -139,11 +152,35 @@ async function main(argv: string[]) {
     case 'create-admin':
       return createAdmin(config, rest);
     case 'seed': {
-      const { values } = parseArgs({ args: rest, options: { demo: { type: 'boolean', default: false } } });
-      if (!values.demo) throw new CliError('seed needs --demo (the only data set so far)');
-      await withPlatform(config, async ({ identity }) => {
-        const summary = await seedDemo({ identity: identity.api });
-        console.log(summary);
+      const { values } = parseArgs({
+        args: rest,
+        options: { demo: { type: 'boolean', default: false }, courses: { type: 'string' } },
+      });
+      const count = values.courses === undefined ? 0 : Number(values.courses);
+      if (values.courses !== undefined && (!Number.isInteger(count) || count < 1 || count > 1_000_000)) {
+        throw new CliError(`--courses must be a whole number from 1 to 1000000 (got "${values.courses}")`);
+      }
+      if (!values.demo && !count) throw new CliError('seed needs --demo and/or --courses N');
+      await withPlatform(config, async ({ identity, catalog }) => {
+        // Generated courses need instructors, so the demo accounts always come first.
+        const accounts = await seedDemo({ identity: identity.api });
+        console.log(accounts.summary);
+        if (values.demo) {
+          const result = await catalog.seed.demo(accounts.instructors);
+          console.log(
+            result.courses
+              ? `Demo catalog: ${result.categories} categories, ${result.courses} courses with sections and lessons.`
+              : 'Demo catalog already present.',
+          );
+        }
+        if (count) {
+          const made = await catalog.seed.generate({
+            count,
+            instructors: accounts.instructors,
+            onProgress: progress,
+          });
+          console.log(`Generated ${made} published courses (statistics refreshed with VACUUM ANALYZE).`);
+        }
       });
       return;
     }

@@ -101,8 +101,20 @@ describe('lectern CLI', () => {
     const seed = await run(['seed', '--demo'], env);
     expect(seed.code).toBe(0);
     expect(seed.stdout).toContain('24 accounts created, 0 already present');
+    expect(seed.stdout).toContain('Demo catalog: 14 categories, 40 courses with sections and lessons.');
     const reseed = await run(['seed', '--demo'], env);
     expect(reseed.stdout).toContain('0 accounts created, 24 already present');
+    expect(reseed.stdout).toContain('Demo catalog already present.');
+
+    const generated = await run(['seed', '--courses', '250'], env);
+    expect(generated.code).toBe(0);
+    expect(generated.stdout).toContain('Generated 250 published courses');
+    expect(generated.stderr).toContain('100% 250/250');
+    const bad = await run(['seed', '--courses', 'many'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim()).toBe(
+      'lectern: --courses must be a whole number from 1 to 1000000 (got "many")',
+    );
   }, 240_000);
 
   it('refuses a bad role or port', async () => {

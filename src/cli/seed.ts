@@ -52,12 +52,16 @@ export async function seedDemo({
     })),
   ];
   let created = 0;
+  const instructorAccounts: Array<{ userId: number; name: string }> = [];
   for (const person of people) {
-    if (await identity.findUserByEmail(person.email)) continue;
-    await identity.createUser({ ...person, password: DEMO_PASSWORD });
-    created++;
+    let user = await identity.findUserByEmail(person.email);
+    if (!user) {
+      user = await identity.createUser({ ...person, password: DEMO_PASSWORD });
+      created++;
+    }
+    if (person.role === 'instructor') instructorAccounts.push({ userId: user.id, name: user.name });
   }
-  return [
+  const summary = [
     `Demo data: ${created} accounts created, ${people.length - created} already present.`,
     `Every demo account uses the password "${DEMO_PASSWORD}".`,
     `  admin:       admin@lectern.local`,
@@ -67,4 +71,5 @@ export async function seedDemo({
       .join(', ')}`,
     `  students:    ${people.filter((p) => p.role === 'student').length} accounts, e.g. ${people.find((p) => p.role === 'student')!.email}`,
   ].join('\n');
+  return { summary, instructors: instructorAccounts };
 }

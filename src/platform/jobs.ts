@@ -47,8 +47,16 @@ export const deadLetterQueueOf = (name: string) => `${name}.dead`;
 /** Job queues on pg-boss: durable, transactional enqueue, retries with backoff, dead letters. */
 export function createJobs(options: JobsOptions) {
   const { database, logger, metrics } = options;
+  // pg-boss considers itself idle while a worker's fetch is still in flight, so a fetched job can
+  // finish (complete/fail) after stop() returned and the pool closed. Once stopped, its SQL gets
+  // no rows instead of a closed pool; such a job stays `active` and pg-boss retries it on expiry.
+  let closed = false;
+  const bossDb: PgBoss.Db = {
+    executeSql: (text, values) =>
+      closed ? Promise.resolve({ rows: [] }) : database.executor.executeSql(text, values),
+  };
   const boss = new PgBoss({
-    db: database.executor as PgBoss.Db,
+    db: bossDb,
     schema: 'pgboss',
     supervise: options.workers,
     schedule: options.workers,
@@ -135,8 +143,12 @@ export function createJobs(options: JobsOptions) {
     async stop(timeoutMs = 20_000) {
       if (stopping) return;
       stopping = true;
-      if (!started) return;
+      if (!started) {
+        closed = true;
+        return;
+      }
       await boss.stop({ graceful: true, wait: true, close: false, timeout: timeoutMs });
+      closed = true;
     },
 
     async ping() {

@@ -84,3 +84,15 @@ export async function renameInstructor(db: DbOrTx, userId: number, name: string)
   for (const { id } of rows) await refreshSearchVector(db, id);
   return rows.map((r) => r.id);
 }
+
+/** Rebuilds the search documents of every course in an id range (bulk loads). */
+export async function refreshSearchVectorsInRange(db: DbOrTx, fromId: number, toId: number): Promise<void> {
+  await db.execute(sql`
+    update catalog.courses set search_vector =
+        setweight(to_tsvector('english', title), 'A')
+      || setweight(to_tsvector('english', coalesce(subtitle, '')), 'B')
+      || setweight(to_tsvector('english', array_to_string(tags, ' ')), 'B')
+      || setweight(to_tsvector('simple', instructor_name), 'C')
+      || setweight(to_tsvector('english', description), 'D')
+    where id between ${fromId} and ${toId}`);
+}
