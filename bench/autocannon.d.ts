@@ -10,6 +10,13 @@ declare module 'autocannon' {
     method?: string;
     headers?: Record<string, string>;
     title?: string;
+    /** Per-request hooks; `setupRequest` may rewrite the path of each request. */
+    requests?: Array<{
+      setupRequest?: (req: { path?: string; [k: string]: unknown }) => {
+        path?: string;
+        [k: string]: unknown;
+      };
+    }>;
   }
 
   export interface Histogram {

@@ -31,6 +31,8 @@ interface Options {
   connections: number;
   warmup: number;
   database: 'embedded' | 'postgres';
+  /** Courses to generate (`lectern seed --courses N`) before the catalog targets; 0 skips them. */
+  courses: number;
 }
 
 class UsageError extends Error {}
@@ -50,12 +52,14 @@ function parseOptions(argv: string[]): Options {
       connections: { type: 'string', default: '50' },
       warmup: { type: 'string', default: '2' },
       database: { type: 'string', default: 'embedded' },
+      courses: { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     console.log(
-      'Usage: npm run bench -- [--duration <s>=10] [--connections <n>=50] [--warmup <s>=2] [--database embedded|postgres]\n' +
+      'Usage: npm run bench -- [--duration <s>=10] [--connections <n>=50] [--warmup <s>=2] [--database embedded|postgres] [--courses N]\n' +
+        '  --courses N generates N published courses first and adds the catalog targets (cached page, search, seed 002 list).\n' +
         '  --database postgres uses DATABASE_URL (required) and REDIS_URL (optional) from the environment.',
     );
     process.exit(0);
@@ -69,6 +73,7 @@ function parseOptions(argv: string[]): Options {
     connections: positiveInt('connections', values.connections, 1),
     warmup: positiveInt('warmup', values.warmup, 0),
     database: values.database,
+    courses: values.courses === '0' ? 0 : positiveInt('courses', values.courses, 1),
   };
 }
 
@@ -168,6 +173,8 @@ interface Target {
   name: string;
   url: string;
   headers?: Record<string, string>;
+  /** Paths to rotate through, one per request (defeats response caches for uncached targets). */
+  paths?: string[];
 }
 
 interface Measured {
@@ -192,6 +199,17 @@ async function measure(target: Target, options: Options) {
     connections: options.connections,
     headers: target.headers ?? {},
     timeout: 10,
+    ...(target.paths
+      ? (() => {
+          let i = 0;
+          const paths = target.paths;
+          return {
+            requests: [
+              { setupRequest: (req: { path?: string }) => ({ ...req, path: paths[i++ % paths.length] }) },
+            ],
+          };
+        })()
+      : {}),
   };
   if (options.warmup > 0) await autocannon({ ...base, duration: options.warmup });
   return autocannon({ ...base, duration: options.duration, title: target.name });
@@ -312,6 +330,12 @@ async function main() {
       // Own Redis namespace: rate-limit counters and cache entries never meet another process's.
       env.REDIS_KEY_PREFIX = `lectern-bench:${randomBytes(4).toString('hex')}:`;
     }
+    if (options.courses > 0) {
+      log(`generating ${options.courses} courses (lectern seed --courses)`);
+      const seed = startChild('seed', ['bin/lectern.js', 'seed', '--courses', String(options.courses)], env);
+      await seed.exited;
+      if (seed.proc.exitCode !== 0) throw new Error(`seeding failed:\n${seed.output.join('')}`);
+    }
     log(`starting Lectern (${options.database}) on ${HOST}:${lecternPort}, DATA_DIR=${dataDir}`);
     const lectern = startChild('lectern', ['bin/lectern.js', 'serve', '--port', String(lecternPort)], env);
 
@@ -349,6 +373,29 @@ async function main() {
         headers: { authorization },
       },
     ];
+    if (options.courses > 0) {
+      const words = [
+        'python',
+        'pyhton',
+        'javascript',
+        'data science',
+        'marketing',
+        'excel',
+        'leadership',
+        'kubernetes',
+        'french',
+        'design',
+      ];
+      const searchPaths = Array.from(
+        { length: 200 },
+        (_, i) => `/api/courses?q=${encodeURIComponent(`${words[i % words.length]}`)}&limit=20&minPrice=${i}`,
+      );
+      targets.push(
+        { name: 'catalog page (cached)', url: `${lecternUrl}/api/courses?limit=20` },
+        { name: 'search (uncached)', url: `${lecternUrl}/api/courses?q=python`, paths: searchPaths },
+        { name: 'seed 002 catalog list', url: `${lecternUrl}/api/courses/catalog/list?difficulty=Beginner` },
+      );
+    }
 
     const rows: Measured[] = [];
     let bareResult: Result | undefined;

@@ -1,0 +1,227 @@
+import { sql, type SQL } from 'drizzle-orm';
+import type { DbOrTx, SqlRow } from '../../platform/db.ts';
+import type { BrowseSort } from './catalog.browse.schemas.ts';
+
+/** A parsed `q`: the web-search text, its positive words (for trigram matching) and its excluded words. */
+export interface SearchText {
+  text: string;
+  positive: string;
+  negative: string;
+}
+
+export interface BrowseFilters {
+  q?: SearchText;
+  category?: string;
+  tags?: string[];
+  difficulty?: string;
+  language?: string;
+  minPriceMinor?: number;
+  maxPriceMinor?: number;
+  free?: boolean;
+  minRating?: number;
+  instructorId?: number;
+  maxDurationMinutes?: number;
+}
+
+/** Keyset position: the sort key as Postgres text (exact, no float or time-zone rounding) and the id. */
+export interface Keyset {
+  key: string;
+  id: number;
+}
+
+/**
+ * Word-similarity threshold for typo tolerance. Transpositions in short words share few trigrams
+ * ("pyhton" vs "Python" scores 0.29), so it sits below pg_trgm's default of 0.6; the ranking
+ * still puts full-text matches first.
+ */
+const WORD_SIMILARITY_THRESHOLD = '0.25';
+
+async function rows(db: DbOrTx, query: SQL): Promise<SqlRow[]> {
+  return ((await db.execute(query)) as unknown as { rows: SqlRow[] }).rows;
+}
+
+/**
+ * Runs `fn` in a read transaction whose trigram threshold allows typo matches, so the `%>` operator
+ * keeps using the GIN trigram indexes (a `word_similarity(...) > x` predicate would not).
+ */
+export async function withSearchSettings<T>(db: DbOrTx, fn: (tx: DbOrTx) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.execute(
+      sql`select set_config('pg_trgm.word_similarity_threshold', ${WORD_SIMILARITY_THRESHOLD}, true)`,
+    );
+    return fn(tx);
+  });
+}
+
+/** Ids of the category named by slug or name (case-insensitive) and all its descendants. */
+const categorySubtree = (category: string) => sql`(
+  with recursive sub(id) as (
+    select id from catalog.categories where lower(slug) = lower(${category}) or lower(name) = lower(${category})
+    union
+    select ch.id from catalog.categories ch join sub on ch.parent_id = sub.id
+  ) select id from sub)`;
+
+const tsQuery = (q: SearchText) => sql`websearch_to_tsquery('english', ${q.text})`;
+
+function textMatch(q: SearchText): SQL {
+  const parts = [sql`c.search_vector @@ ${tsQuery(q)}`];
+  if (q.positive.length >= 3) {
+    parts.push(sql`c.title %> ${q.positive}`, sql`c.instructor_name %> ${q.positive}`);
+  }
+  const match = sql`(${sql.join(parts, sql` or `)})`;
+  // Exclusions bind the fuzzy matches too, or "python -django" would bring Django back by trigrams.
+  return q.negative
+    ? sql`(${match} and not (c.search_vector @@ websearch_to_tsquery('english', ${q.negative})))`
+    : match;
+}
+
+/** Weighted relevance: an exact title first, then full-text rank, then title and name closeness. */
+export function relevance(q: SearchText): SQL {
+  const words = q.positive || q.text.replace(/"/g, '');
+  return sql`round((
+    case when lower(c.title) = lower(${words}) then 10 else 0 end
+    + ts_rank_cd(c.search_vector, ${tsQuery(q)}, 32) * 4
+    + word_similarity(${words}, c.title) * 2
+    + word_similarity(${words}, c.instructor_name) * 0.5
+  )::numeric, 6)`;
+}
+
+const bandCase = sql`case when c.price_minor = 0 then 'free' when c.price_minor < 2000 then 'under_20'
+  when c.price_minor < 5000 then '20_50' when c.price_minor < 10000 then '50_100' else 'over_100' end`;
+
+const TRUE = sql`true`;
+const and = (parts: SQL[]) => (parts.length ? sql`(${sql.join(parts, sql` and `)})` : TRUE);
+
+/** The filters a facet may ignore, apart from the rest, so each facet can leave out its own. */
+function facetable(f: BrowseFilters) {
+  const price: SQL[] = [];
+  if (f.free) price.push(sql`c.price_minor = 0`);
+  if (f.minPriceMinor !== undefined) price.push(sql`c.price_minor >= ${f.minPriceMinor}`);
+  if (f.maxPriceMinor !== undefined) price.push(sql`c.price_minor <= ${f.maxPriceMinor}`);
+  return {
+    category: f.category ? sql`c.category_id in ${categorySubtree(f.category)}` : TRUE,
+    difficulty: f.difficulty ? sql`c.difficulty = ${f.difficulty}::catalog.difficulty` : TRUE,
+    language: f.language ? sql`lower(c.language) = lower(${f.language})` : TRUE,
+    price: and(price),
+  };
+}
+
+function common(f: BrowseFilters): SQL {
+  const parts = [sql`c.status = 'published'`];
+  if (f.q) parts.push(textMatch(f.q));
+  if (f.tags?.length) parts.push(sql`c.tags @> string_to_array(${f.tags.join(',')}, ',')`);
+  if (f.minRating !== undefined) parts.push(sql`c.rating_avg >= ${f.minRating}`);
+  if (f.instructorId !== undefined) parts.push(sql`c.owner_id = ${f.instructorId}`);
+  if (f.maxDurationMinutes !== undefined) parts.push(sql`c.duration_minutes <= ${f.maxDurationMinutes}`);
+  return and(parts);
+}
+
+const sortSpec: Record<Exclude<BrowseSort, 'relevance'>, { key: SQL; cast: string; desc: boolean }> = {
+  newest: { key: sql`c.published_at`, cast: 'timestamptz', desc: true },
+  popular: { key: sql`c.enrollment_count`, cast: 'int', desc: true },
+  rating: { key: sql`c.rating_avg`, cast: 'numeric', desc: true },
+  price_asc: { key: sql`c.price_minor`, cast: 'int', desc: false },
+  price_desc: { key: sql`c.price_minor`, cast: 'int', desc: true },
+};
+
+const specOf = (sort: BrowseSort, q?: SearchText) =>
+  sort === 'relevance' ? { key: relevance(q!), cast: 'numeric', desc: true } : sortSpec[sort];
+
+const summaryColumns = sql`c.id, c.slug, c.title, c.subtitle, c.description, c.owner_id, c.instructor_name,
+  c.category_id, cat.name as category_name, cat.slug as category_slug, c.tags, c.difficulty::text as difficulty,
+  c.language, c.price_minor, c.currency, c.rating_avg::float8 as rating, c.rating_count, c.duration_minutes,
+  c.cover_image_url,
+  to_char(c.published_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as published_at`;
+
+/** One keyset page of published courses (`limit + 1` rows, so the caller sees whether more follow). */
+export async function listCoursePage(
+  db: DbOrTx,
+  params: { filters: BrowseFilters; sort: BrowseSort; after?: Keyset; limit: number },
+): Promise<SqlRow[]> {
+  const { filters, sort, after, limit } = params;
+  const spec = specOf(sort, filters.q);
+  const f = facetable(filters);
+  const cast = sql.raw(spec.cast);
+  const keyset = after
+    ? spec.desc
+      ? sql`(${spec.key}, c.id) < (${after.key}::${cast}, ${after.id}::int)`
+      : sql`(${spec.key}, c.id) > (${after.key}::${cast}, ${after.id}::int)`
+    : TRUE;
+  const dir = sql.raw(spec.desc ? 'desc' : 'asc');
+  return rows(
+    db,
+    sql`select ${summaryColumns}, (${spec.key})::text as sort_key
+      from catalog.courses c left join catalog.categories cat on cat.id = c.category_id
+      where ${common(filters)} and ${f.category} and ${f.difficulty} and ${f.language} and ${f.price}
+        and ${keyset}
+      order by ${spec.key} ${dir}, c.id ${dir}
+      limit ${limit + 1}`,
+  );
+}
+
+/**
+ * Facet counts over the current query. Each facet ignores its own filter (the usual drill-down:
+ * choosing `Beginner` still shows how many `Advanced` courses match) but applies all others.
+ */
+export async function countFacets(db: DbOrTx, filters: BrowseFilters): Promise<SqlRow[]> {
+  const f = facetable(filters);
+  return rows(
+    db,
+    sql`with base as (
+        select c.category_id, c.difficulty::text as difficulty, c.language, ${bandCase} as band,
+          ${f.category} as f_cat, ${f.difficulty} as f_diff, ${f.language} as f_lang, ${f.price} as f_price
+        from catalog.courses c where ${common(filters)})
+      select 'category' as facet, cat.id::text as value, cat.name, cat.slug, count(*)::int as n
+        from base join catalog.categories cat on cat.id = base.category_id
+        where f_diff and f_lang and f_price group by cat.id, cat.name, cat.slug
+      union all
+      select 'difficulty', difficulty, null, null, count(*)::int from base
+        where f_cat and f_lang and f_price group by difficulty
+      union all
+      select 'language', language, null, null, count(*)::int from base
+        where f_cat and f_diff and f_price group by language
+      union all
+      select 'price', band, null, null, count(*)::int from base
+        where f_cat and f_diff and f_lang group by band`,
+  );
+}
+
+/** Published courses, most enrolled first, then best rated. */
+export async function listPopularCourses(db: DbOrTx, limit: number): Promise<SqlRow[]> {
+  return rows(
+    db,
+    sql`select ${summaryColumns}
+      from catalog.courses c left join catalog.categories cat on cat.id = c.category_id
+      where c.status = 'published'
+      order by c.enrollment_count desc, c.rating_avg desc, c.id desc
+      limit ${limit}`,
+  );
+}
+
+const likePrefix = (s: string) => `${s.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+
+/** Autocomplete: published course titles by prefix or trigram closeness (run inside withSearchSettings). */
+export async function suggestCourses(db: DbOrTx, q: string, limit: number): Promise<SqlRow[]> {
+  return rows(
+    db,
+    sql`select c.id, c.title, c.slug from catalog.courses c
+      where c.status = 'published' and (c.title ilike ${likePrefix(q)} or c.title %> ${q})
+      order by (c.title ilike ${likePrefix(q)}) desc, word_similarity(${q}, c.title) desc,
+        c.enrollment_count desc, c.id desc
+      limit ${limit}`,
+  );
+}
+
+/** Autocomplete: distinct instructors of published courses by name (run inside withSearchSettings). */
+export async function suggestInstructors(db: DbOrTx, q: string, limit: number): Promise<SqlRow[]> {
+  return rows(
+    db,
+    sql`select c.owner_id, c.instructor_name from catalog.courses c
+      where c.status = 'published'
+        and (c.instructor_name ilike ${likePrefix(q)} or c.instructor_name %> ${q})
+      group by c.owner_id, c.instructor_name
+      order by bool_or(c.instructor_name ilike ${likePrefix(q)}) desc,
+        max(word_similarity(${q}, c.instructor_name)) desc, c.instructor_name
+      limit ${limit}`,
+  );
+}
