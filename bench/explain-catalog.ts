@@ -32,6 +32,10 @@ const browse = createCatalogBrowse({
 const cases: Array<[string, () => Promise<unknown>]> = [
   ['catalog page, newest', () => browse.listCourses(listCoursesQuery.parse({ limit: '20' }))],
   ['search "python"', () => browse.listCourses(listCoursesQuery.parse({ q: 'python', limit: '20' }))],
+  [
+    'search "kubernetes workshop" (no exact match)',
+    () => browse.listCourses(listCoursesQuery.parse({ q: 'kubernetes workshop', limit: '20' })),
+  ],
   ['search "pyhton" (typo)', () => browse.listCourses(listCoursesQuery.parse({ q: 'pyhton', limit: '20' }))],
   [
     'filters: category + difficulty, price_asc',

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCache, type Cache } from './cache.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { createRedis, type Redis } from './redis.ts';
+import { createRedis, type Redis, waitForRedis } from './redis.ts';
 
 interface Subject {
   cache: Cache;
@@ -233,15 +233,17 @@ describe.skipIf(!process.env.REDIS_URL)('redis cache', () => {
   const runPrefix = `lectern-test:${randomBytes(6).toString('hex')}:`;
   const clients: Redis[] = [];
   let testNumber = 0;
-  const connect = () => {
+  const connect = async () => {
     const client = createRedis(process.env.REDIS_URL as string);
+    // No offline queue: commands sent before the connection is ready would fail.
+    await waitForRedis(client);
     clients.push(client);
     return client;
   };
   let redis: Redis;
 
-  beforeAll(() => {
-    redis = connect();
+  beforeAll(async () => {
+    redis = await connect();
   });
 
   afterAll(async () => {
@@ -289,7 +291,7 @@ describe.skipIf(!process.env.REDIS_URL)('redis cache', () => {
 
   it.each(invalidationNames)('never stores a load when another process runs %s during it', async (how) => {
     const here = make();
-    const elsewhere = make(connect(), here.keyPrefix);
+    const elsewhere = make(await connect(), here.keyPrefix);
     const stale = blockedLoad(here.cache);
     await stale.started;
     await invalidations[how](elsewhere.cache);

@@ -6,7 +6,7 @@ import { createJobs } from './jobs.ts';
 import type { Logger } from './logger.ts';
 import { createMailer } from './mail.ts';
 import { createMetrics } from './metrics.ts';
-import { createRedis } from './redis.ts';
+import { createRedis, waitForRedis } from './redis.ts';
 import { createStorage } from './storage.ts';
 import { createSealer } from './crypto.ts';
 import { createThrottle } from './throttle.ts';
@@ -32,6 +32,7 @@ export async function createPlatform(
   }
   const redis = config.redis ? createRedis(config.redis.url) : undefined;
   redis?.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
+  if (redis && !(await waitForRedis(redis))) logger.error('redis is not reachable; starting degraded');
   const cache = createCache({ redis, keyPrefix: config.redis?.keyPrefix ?? 'lectern:', metrics });
   const jobs = createJobs({
     database,
@@ -48,7 +49,11 @@ export async function createPlatform(
   });
   const mailer = createMailer({ config: config.mail, database, jobs, logger });
   const events = createEvents({ database, jobs });
-  const throttle = createThrottle({ redis, keyPrefix: config.redis?.keyPrefix ?? 'lectern:' });
+  const throttle = createThrottle({
+    redis,
+    keyPrefix: config.redis?.keyPrefix ?? 'lectern:',
+    onError: (err) => logger.warn({ err }, 'throttle unavailable; attempt not counted'),
+  });
   const sealer = createSealer(config.encryptionKey);
 
   let closed = false;

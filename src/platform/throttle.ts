@@ -14,27 +14,36 @@ export interface Throttle {
   reset(key: string): Promise<void>;
 }
 
-export function createThrottle(opts: { redis?: Redis; keyPrefix: string }): Throttle {
+export function createThrottle(opts: {
+  redis?: Redis;
+  keyPrefix: string;
+  onError?: (err: unknown) => void;
+}): Throttle {
   const { redis } = opts;
   const prefix = `${opts.keyPrefix}throttle:`;
   if (redis) {
+    // During a Redis outage attempts go uncounted rather than failing the request, as the HTTP
+    // rate limiter does: availability over strict limiting.
+    const tolerant = async <T>(run: () => Promise<T>, fallback: T): Promise<T> => {
+      try {
+        return await run();
+      } catch (err) {
+        opts.onError?.(err);
+        return fallback;
+      }
+    };
     return {
-      async hit(key, windowSeconds) {
-        const k = prefix + key;
-        const [[, count]] = (await redis.multi().incr(k).expire(k, windowSeconds, 'NX').exec()) as [
-          [null, number],
-        ];
-        return count;
-      },
-      async count(key) {
-        return Number((await redis.get(prefix + key)) ?? 0);
-      },
-      async ttl(key) {
-        return Math.max(0, await redis.ttl(prefix + key));
-      },
-      async reset(key) {
-        await redis.del(prefix + key);
-      },
+      hit: (key, windowSeconds) =>
+        tolerant(async () => {
+          const k = prefix + key;
+          const [[, count]] = (await redis.multi().incr(k).expire(k, windowSeconds, 'NX').exec()) as [
+            [null, number],
+          ];
+          return count;
+        }, 0),
+      count: (key) => tolerant(async () => Number((await redis.get(prefix + key)) ?? 0), 0),
+      ttl: (key) => tolerant(async () => Math.max(0, await redis.ttl(prefix + key)), 0),
+      reset: (key) => tolerant(async () => void (await redis.del(prefix + key)), undefined),
     };
   }
   const windows = new Map<string, { count: number; resetAt: number }>();

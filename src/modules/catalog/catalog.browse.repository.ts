@@ -7,6 +7,27 @@ export interface SearchText {
   text: string;
   positive: string;
   negative: string;
+  /**
+   * Whether typo-tolerant trigram matching joins the full-text match. Set only when full-text
+   * finds few courses: trigram branches on common words match a large share of the catalog and
+   * cost hundreds of milliseconds at 100k courses, while a misspelling finds nothing by full-text.
+   */
+  fuzzy?: boolean;
+}
+
+/** Full-text matches are counted up to this many; fewer means the query is likely misspelt. */
+export const FUZZY_BELOW = 10;
+
+/** How many published courses match `q` by full-text alone, counting no further than `cap`. */
+export async function countFullTextMatches(db: DbOrTx, q: SearchText, cap: number): Promise<number> {
+  const [row] = await rows(
+    db,
+    sql`select count(*)::int as n from (
+      select 1 from catalog.courses c
+      where c.status = 'published' and c.search_vector @@ websearch_to_tsquery('english', ${q.text})
+      limit ${cap}) s`,
+  );
+  return Number(row?.n ?? 0);
 }
 
 export interface BrowseFilters {
@@ -70,10 +91,21 @@ const tsQuery = (q: SearchText) => sql`websearch_to_tsquery('english', ${q.text}
  */
 function textMatch(q: SearchText): SQL {
   const branches = [sql`select id from catalog.courses where search_vector @@ ${tsQuery(q)}`];
-  if (q.positive.length >= 3) {
+  // Every word must be close to some word of the title (or name), as every word must match in
+  // full-text; one trigram test on the whole phrase let any title sharing one word through.
+  const words = q.positive
+    .split(/\s+/)
+    .filter((w) => w.length >= 3)
+    .slice(0, 5);
+  if (q.fuzzy && words.length) {
+    const all = (column: SQL) =>
+      sql.join(
+        words.map((w) => sql`${column} %> ${w}`),
+        sql` and `,
+      );
     branches.push(
-      sql`select id from catalog.courses where title %> ${q.positive}`,
-      sql`select id from catalog.courses where instructor_name %> ${q.positive}`,
+      sql`select id from catalog.courses where ${all(sql`title`)}`,
+      sql`select id from catalog.courses where ${all(sql`instructor_name`)}`,
     );
   }
   const match = sql`c.id in (${sql.join(branches, sql` union `)})`;
@@ -86,6 +118,12 @@ function textMatch(q: SearchText): SQL {
 /** Weighted relevance: an exact title first, then full-text rank, then title and name closeness. */
 export function relevance(q: SearchText): SQL {
   const words = q.positive || q.text.replace(/"/g, '');
+  if (!q.fuzzy) {
+    return sql`round((
+    case when lower(c.title) = lower(${words}) then 10 else 0 end
+    + ts_rank_cd(c.search_vector, ${tsQuery(q)}, 32) * 4
+  )::numeric, 6)`;
+  }
   return sql`round((
     case when lower(c.title) = lower(${words}) then 10 else 0 end
     + ts_rank_cd(c.search_vector, ${tsQuery(q)}, 32) * 4

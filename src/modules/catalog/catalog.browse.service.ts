@@ -160,7 +160,12 @@ export function createCatalogBrowse({ db, cache }: CatalogBrowseDeps) {
       return { rows, facets };
     };
     const { rows, facets } = filters.q
-      ? await browseRepo.withSearchSettings(db, (tx) => run(tx as typeof db))
+      ? await browseRepo.withSearchSettings(db, async (tx) => {
+          const q = filters.q!;
+          const exact = await browseRepo.countFullTextMatches(tx, q, browseRepo.FUZZY_BELOW);
+          filters.q = { ...q, fuzzy: exact < browseRepo.FUZZY_BELOW };
+          return run(tx as typeof db);
+        })
       : await run(db);
     const page = rows.slice(0, query.limit);
     const hasMore = rows.length > query.limit;

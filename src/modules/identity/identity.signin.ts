@@ -2,6 +2,7 @@ import type { Cache } from '../../platform/cache.ts';
 import type { Db } from '../../platform/db.ts';
 import { Forbidden, NotFound, TooManyRequests, Unauthorized } from '../../platform/errors.ts';
 import type { Principal, Role } from '../../platform/http/auth.ts';
+import type { Logger } from '../../platform/logger.ts';
 import type { Throttle } from '../../platform/throttle.ts';
 import { sha256Hex } from '../../platform/crypto.ts';
 import { type AccessTokens, hashToken, newRefreshToken, verifyPassword } from './identity.credentials.ts';
@@ -50,6 +51,7 @@ export interface SignInDeps {
   accessTtlSeconds: number;
   refreshTtlDays: number;
   mfa: () => MfaGate;
+  logger?: Pick<Logger, 'warn'>;
 }
 
 const SESSION_CACHE_TTL_SECONDS = 60;
@@ -75,8 +77,21 @@ export function createSignIn(deps: SignInDeps) {
   const lockKey = (scope: string, identifier: string) =>
     `signin-lock:${scope}:${sha256Hex(identifier.toLowerCase())}`;
 
+  /**
+   * Drops revoked sessions from the cache. The revocation itself is committed already, and while
+   * the cache is unreachable the guard reads sessions from the database, so a failed eviction is
+   * logged rather than failing the request; the entry's 60 s TTL bounds what a recovered cache holds.
+   */
   async function evictSessions(ids: number[]) {
-    await Promise.all(ids.map((id) => cache.del(sessionCacheKey(id))));
+    await Promise.all(
+      ids.map((id) =>
+        cache
+          .del(sessionCacheKey(id))
+          .catch((err: unknown) =>
+            deps.logger?.warn({ err, sessionId: id }, 'could not evict a revoked session from the cache'),
+          ),
+      ),
+    );
   }
 
   const signIn = {
@@ -99,7 +114,9 @@ export function createSignIn(deps: SignInDeps) {
 
     async clearFailures(scope: string, identifier: string): Promise<void> {
       await throttle.reset(failureKey(scope, identifier));
-      await cache.del(lockKey(scope, identifier));
+      await cache
+        .del(lockKey(scope, identifier))
+        .catch((err: unknown) => deps.logger?.warn({ err }, 'could not clear a lockout'));
     },
 
     /** Opens a session (refresh-token family) and signs its first access token. */

@@ -52,6 +52,7 @@ export function createIdentityModule(platform: Platform) {
     accessTtlSeconds: config.auth.accessTtlSeconds,
     refreshTtlDays: config.auth.refreshTtlDays,
     mfa: () => mfaGate,
+    logger: platform.logger,
   });
   const service = createIdentityService({
     db: platform.db,

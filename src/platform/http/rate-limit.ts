@@ -15,6 +15,8 @@ export function rateLimitBuckets(config: Config) {
       max: authRateLimit.max,
       timeWindow: authRateLimit.windowSeconds * 1000,
       keyGenerator: (req: { ip: string }) => `credentials:${req.ip}`,
+      // Route-level options do not inherit the global one.
+      skipOnError: true,
     },
   };
 }
@@ -23,6 +25,8 @@ export type RateLimitBuckets = ReturnType<typeof rateLimitBuckets>;
 export async function registerRateLimit(app: FastifyInstance, config: Config, redis?: Redis) {
   await app.register(rateLimit, {
     global: true,
+    // A Redis outage must not take the API down with it: count nothing rather than fail requests.
+    skipOnError: true,
     max: config.http.rateLimit.max,
     timeWindow: config.http.rateLimit.windowSeconds * 1000,
     ...(redis ? { redis, nameSpace: `${config.redis?.keyPrefix ?? 'lectern:'}rl:` } : {}),
