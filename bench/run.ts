@@ -284,6 +284,24 @@ function markdownTable(rows: Measured[]) {
 // ---------------------------------------------------------------------------------------------
 // Main
 
+/** Waits (up to 120 s) until the server answers a readiness probe within 200 ms again. */
+async function drain(url: string, log: (msg: string) => void) {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const started = Date.now();
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok && Date.now() - started < 200) return;
+    if (Date.now() > deadline) {
+      log('server still busy after 120 s; continuing');
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 async function main() {
   const options = parseOptions(process.argv.slice(2));
   const started = new Date();
@@ -407,6 +425,9 @@ async function main() {
       bareResult ??= result;
       rows.push(summarise(target, result, bareResult));
       if (!running(lectern) || !running(bare)) throw new Error('a server exited during the run');
+      // Requests that timed out on the client may still be queued on the server: let it drain so
+      // the next target is measured on its own.
+      await drain(`${lecternUrl}/health/ready`, log);
     }
 
     const sha = git(['rev-parse', '--short', 'HEAD']);
