@@ -1,3 +1,4 @@
+import { sniffImageType } from '../../platform/http/upload.ts';
 import { Conflict, NotFound, UnsupportedMediaType, ValidationError } from '../../platform/errors.ts';
 import type { Principal } from '../../platform/http/auth.ts';
 import type { Platform } from '../../platform/platform.ts';
@@ -10,34 +11,6 @@ import * as repo from './catalog.repository.ts';
 export const MAX_COVER_BYTES = 5 * 1024 * 1024;
 /** How long the cover redirect's target stays valid. */
 export const COVER_LINK_SECONDS = 300;
-
-interface ImageType {
-  ext: '.png' | '.jpg' | '.webp';
-  contentType: 'image/png' | 'image/jpeg' | 'image/webp';
-}
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/**
- * The image type from a file's first bytes, or null (same check as identity's avatars, which does
- * not export it). The client's filename and content type are never consulted.
- */
-export function sniffImageType(bytes: Buffer): ImageType | null {
-  if (bytes.length >= 8 && bytes.subarray(0, 8).equals(PNG_SIGNATURE)) {
-    return { ext: '.png', contentType: 'image/png' };
-  }
-  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
-    return { ext: '.jpg', contentType: 'image/jpeg' };
-  }
-  if (
-    bytes.length >= 12 &&
-    bytes.toString('latin1', 0, 4) === 'RIFF' &&
-    bytes.toString('latin1', 8, 12) === 'WEBP'
-  ) {
-    return { ext: '.webp', contentType: 'image/webp' };
-  }
-  return null;
-}
 
 export interface CourseExtrasDeps {
   platform: Pick<Platform, 'db' | 'storage' | 'config'>;

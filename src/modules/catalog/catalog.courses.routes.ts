@@ -1,8 +1,7 @@
-import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError, PayloadTooLarge, UnsupportedMediaType, ValidationError } from '../../platform/errors.ts';
+import { readSingleFileUpload, registerSingleFileUploads } from '../../platform/http/upload.ts';
 import { bearerSecurity, principalOf } from '../../platform/http/auth.ts';
 import { errorEnvelopeSchema, responses, successBody } from '../../platform/http/envelope.ts';
 import type { RouteContext } from '../../platform/http/route-context.ts';
@@ -20,46 +19,8 @@ import {
 } from './catalog.courses.schemas.ts';
 import type { CourseService } from './catalog.courses.service.ts';
 
-const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 const tags = ['courses'];
-
-const coverField = (message: string) =>
-  new ValidationError('Invalid input data', [{ field: 'body.cover', message }]);
-
-/** Translates @fastify/multipart's and busboy's errors into ours (as identity's avatar upload does). */
-function multipartError(err: unknown): unknown {
-  if (err instanceof AppError) return err;
-  const { code, statusCode } = (err ?? {}) as { code?: string; statusCode?: number };
-  if (code === 'FST_REQ_FILE_TOO_LARGE') return new PayloadTooLarge('The cover must be at most 5 MB');
-  if (code === 'FST_FILES_LIMIT') return coverField('Send exactly one file');
-  if (code === 'FST_PARTS_LIMIT' || code === 'FST_FIELDS_LIMIT') {
-    return new PayloadTooLarge('Too many parts in the multipart body');
-  }
-  if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') return new UnsupportedMediaType();
-  if (statusCode === undefined || (statusCode >= 400 && statusCode < 500)) {
-    return new ValidationError('Malformed multipart/form-data body');
-  }
-  return err;
-}
-
-/** The bytes of the single `cover` file of a multipart request, within the size limit. */
-async function readCoverUpload(request: FastifyRequest): Promise<Buffer> {
-  if (!request.isMultipart()) {
-    throw new UnsupportedMediaType('Send the cover as multipart/form-data with one file field named cover');
-  }
-  if (Number(request.headers['content-length']) > MAX_COVER_BYTES + MULTIPART_OVERHEAD_BYTES) {
-    throw new PayloadTooLarge('The cover must be at most 5 MB');
-  }
-  try {
-    const part = await request.file();
-    if (!part) throw coverField('Required: one image file');
-    const bytes = await part.toBuffer();
-    if (part.fieldname !== 'cover') throw coverField('Send the image in a file field named cover');
-    return bytes;
-  } catch (err) {
-    throw multipartError(err);
-  }
-}
+const coverUpload = { field: 'cover', maxBytes: MAX_COVER_BYTES, label: 'cover' };
 
 /** Course authoring: create, read, edit, publish, archive, delete, co-instructors, prerequisites, cover. */
 export function courseRoutes(courses: CourseService, extras: CourseExtras) {
@@ -272,10 +233,7 @@ export function courseRoutes(courses: CourseService, extras: CourseExtras) {
 
     // Multipart parsing only for the upload route, in its own encapsulated context.
     await app.register(async (scoped) => {
-      await scoped.register(multipart, {
-        limits: { fileSize: MAX_COVER_BYTES, files: 1, fields: 5 },
-        throwFileSizeLimit: true,
-      });
+      await registerSingleFileUploads(scoped, MAX_COVER_BYTES);
       scoped.withTypeProvider<ZodTypeProvider>().put(
         '/courses/:id/cover',
         {
@@ -297,7 +255,7 @@ export function courseRoutes(courses: CourseService, extras: CourseExtras) {
           const principal = principalOf(request);
           // Refused before the upload is read, so strangers cannot make us buffer 5 MB.
           await courses.assertCan(principal, request.params.id, 'edit');
-          const bytes = await readCoverUpload(request);
+          const bytes = await readSingleFileUpload(request, coverUpload);
           return successBody(await extras.uploadCover(principal, request.params.id, bytes));
         },
       );

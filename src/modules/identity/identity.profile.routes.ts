@@ -1,8 +1,7 @@
-import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError, PayloadTooLarge, UnsupportedMediaType, ValidationError } from '../../platform/errors.ts';
+import { readSingleFileUpload, registerSingleFileUploads } from '../../platform/http/upload.ts';
 import { bearerSecurity, principalOf } from '../../platform/http/auth.ts';
 import { errorEnvelopeSchema, responses, successBody } from '../../platform/http/envelope.ts';
 import type { RouteContext } from '../../platform/http/route-context.ts';
@@ -15,57 +14,13 @@ import {
 } from './identity.profile.service.ts';
 import { messageResult } from './identity.schemas.ts';
 
-// Room for the multipart boundaries and part headers around a full-size file.
-const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
-
-const avatarField = (message: string) =>
-  new ValidationError('Invalid input data', [{ field: 'body.avatar', message }]);
-
-/** Translates @fastify/multipart's and busboy's errors (406, 413, malformed bodies) into ours. */
-function multipartError(err: unknown): unknown {
-  if (err instanceof AppError) return err;
-  const { code, statusCode } = (err ?? {}) as { code?: string; statusCode?: number };
-  if (code === 'FST_REQ_FILE_TOO_LARGE') return new PayloadTooLarge('The avatar must be at most 2 MB');
-  if (code === 'FST_FILES_LIMIT') return avatarField('Send exactly one file');
-  if (code === 'FST_PARTS_LIMIT' || code === 'FST_FIELDS_LIMIT') {
-    return new PayloadTooLarge('Too many parts in the multipart body');
-  }
-  if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') return new UnsupportedMediaType();
-  // Busboy's own errors (a truncated or malformed body) carry no status: the client sent bad bytes.
-  if (statusCode === undefined || (statusCode >= 400 && statusCode < 500)) {
-    return new ValidationError('Malformed multipart/form-data body');
-  }
-  return err;
-}
-
-/** The bytes of the single `avatar` file of a multipart request, within the size limit. */
-async function readAvatarUpload(request: FastifyRequest): Promise<Buffer> {
-  if (!request.isMultipart()) {
-    throw new UnsupportedMediaType('Send the avatar as multipart/form-data with one file field named avatar');
-  }
-  // Refuses an announced oversize upload before reading it; chunked bodies are cut by the stream limit.
-  if (Number(request.headers['content-length']) > MAX_AVATAR_BYTES + MULTIPART_OVERHEAD_BYTES) {
-    throw new PayloadTooLarge('The avatar must be at most 2 MB');
-  }
-  try {
-    const part = await request.file();
-    if (!part) throw avatarField('Required: one image file');
-    const bytes = await part.toBuffer();
-    if (part.fieldname !== 'avatar') throw avatarField('Send the image in a file field named avatar');
-    return bytes;
-  } catch (err) {
-    throw multipartError(err);
-  }
-}
+const avatarUpload = { field: 'avatar', maxBytes: MAX_AVATAR_BYTES, label: 'avatar' };
 
 /** Avatar upload and removal, the public avatar redirect and public instructor profiles. */
 export function profileRoutes(profiles: ProfileService) {
   return async function routes(app: FastifyInstance, { guard }: RouteContext) {
     // Registered here, inside this plugin, so multipart parsing exists for these routes only.
-    await app.register(multipart, {
-      limits: { fileSize: MAX_AVATAR_BYTES, files: 1, fields: 5 },
-      throwFileSizeLimit: true,
-    });
+    await registerSingleFileUploads(app, MAX_AVATAR_BYTES);
     const r = app.withTypeProvider<ZodTypeProvider>();
     const authed = { onRequest: guard.authenticate };
 
@@ -87,7 +42,10 @@ export function profileRoutes(profiles: ProfileService) {
       },
       async (request) =>
         successBody(
-          await profiles.uploadAvatar(principalOf(request).userId, await readAvatarUpload(request)),
+          await profiles.uploadAvatar(
+            principalOf(request).userId,
+            await readSingleFileUpload(request, avatarUpload),
+          ),
         ),
     );
 

@@ -1,3 +1,4 @@
+import { sniffImageType } from '../../platform/http/upload.ts';
 import type { Db } from '../../platform/db.ts';
 import { NotFound, UnsupportedMediaType, ValidationError } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -9,35 +10,6 @@ export const MAX_AVATAR_BYTES = 2 * 1024 * 1024;
 /** How long the avatar route's redirect target stays valid; browsers may reuse the redirect a bit less long. */
 export const AVATAR_LINK_SECONDS = 300;
 export const AVATAR_REDIRECT_MAX_AGE = 240;
-
-export interface ImageType {
-  ext: '.png' | '.jpg' | '.webp';
-  contentType: 'image/png' | 'image/jpeg' | 'image/webp';
-}
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/**
- * The image type from a file's first bytes, or null. The client's filename and content type are
- * never consulted: they are whatever the client says, and the stored type decides how browsers
- * treat the file.
- */
-export function sniffImageType(bytes: Buffer): ImageType | null {
-  if (bytes.length >= 8 && bytes.subarray(0, 8).equals(PNG_SIGNATURE)) {
-    return { ext: '.png', contentType: 'image/png' };
-  }
-  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
-    return { ext: '.jpg', contentType: 'image/jpeg' };
-  }
-  if (
-    bytes.length >= 12 &&
-    bytes.toString('latin1', 0, 4) === 'RIFF' &&
-    bytes.toString('latin1', 8, 12) === 'WEBP'
-  ) {
-    return { ext: '.webp', contentType: 'image/webp' };
-  }
-  return null;
-}
 
 export interface ProfileServiceDeps {
   db: Db;
