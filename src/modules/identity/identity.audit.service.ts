@@ -22,7 +22,7 @@ function chainProblem(prevHash: string | null, row: repo.AuditRow): string | nul
       ? 'the first row does not start the chain (rows before it were deleted)'
       : 'its prev_hash does not match the hash of the row before it (a row was deleted or re-hashed)';
   }
-  const input = repo.auditHashInput(prevHash, row as Parameters<typeof repo.auditHashInput>[1]);
+  const input = repo.auditHashInput(prevHash, row);
   if (sha256Hex(input) !== row.hash) return 'its content does not match its hash (the row was modified)';
   return null;
 }

@@ -152,10 +152,20 @@ export interface AuditEntry {
 const AUDIT_CHAIN_LOCK = 7_263_115_002;
 
 /** The canonical text a row's hash covers: its predecessor's hash and every field but the id. */
-export function auditHashInput(
-  prevHash: string | null,
-  row: Required<Omit<AuditEntry, 'detail'>> & { detail: string | null; createdAt: Date },
-) {
+/** The fields of an audit row that its hash covers, as stored (absent values are null). */
+export interface AuditHashedFields {
+  action: string;
+  actorId: number | null;
+  subjectId: number | null;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  success: boolean;
+  detail: string | null;
+  createdAt: Date;
+}
+
+export function auditHashInput(prevHash: string | null, row: AuditHashedFields) {
   return JSON.stringify([
     prevHash ?? '',
     row.action,
@@ -195,7 +205,7 @@ export async function appendAudit(db: DbOrTx, entry: AuditEntry): Promise<void> 
       createdAt: new Date(),
     };
     const prevHash = last?.hash ?? null;
-    const hash = sha256Hex(auditHashInput(prevHash, row as never));
+    const hash = sha256Hex(auditHashInput(prevHash, row));
     await tx.insert(auditLog).values({ ...row, prevHash, hash });
   });
 }
