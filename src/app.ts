@@ -79,7 +79,11 @@ export async function buildApp({
   });
   registerErrorHandling(app);
 
-  await app.register(helmet, { global: true });
+  await app.register(helmet, {
+    global: true,
+    // Over plain http (development) this directive would send browsers to https for every asset.
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: config.isProduction ? [] : null } },
+  });
   await app.register(cors, {
     origin: config.http.corsOrigins.length ? config.http.corsOrigins : false,
     credentials: true,

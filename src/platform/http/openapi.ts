@@ -47,6 +47,9 @@ export async function registerOpenApi(app: FastifyInstance, config: Config) {
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     staticCSP: true,
+    // Same as helmet's policy: over plain http (development) this directive would break the UI.
+    transformStaticCSP: (header) =>
+      config.isProduction ? header : header.replace(/\s*upgrade-insecure-requests;?/, ''),
     uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: false },
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
