@@ -175,3 +175,30 @@ describe('jobs in the api role', () => {
     await close();
   });
 });
+
+describe('jobs after stop', () => {
+  it('leaves a straggling completion pending instead of touching the closed database', async () => {
+    const { database, close } = await openTestDatabase();
+    const jobs = createJobs({
+      database,
+      logger: createLogger('silent'),
+      metrics: createMetrics(),
+      workers: false,
+      pollIntervalSeconds: 0.5,
+      retryLimit: 1,
+      retryDelaySeconds: 1,
+    });
+    jobs.define({ name: 'test.straggler', handler: async () => undefined });
+    await jobs.start();
+    const id = await jobs.send('test.straggler', {});
+    await jobs.stop();
+    await close();
+    // What a worker whose fetch raced the shutdown would do next.
+    const late = jobs.boss.complete('test.straggler', id!).then(
+      () => 'settled',
+      () => 'rejected',
+    );
+    const outcome = await Promise.race([late, new Promise((r) => setTimeout(() => r('pending'), 300))]);
+    expect(outcome).toBe('pending');
+  });
+});

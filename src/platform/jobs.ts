@@ -48,12 +48,13 @@ export const deadLetterQueueOf = (name: string) => `${name}.dead`;
 export function createJobs(options: JobsOptions) {
   const { database, logger, metrics } = options;
   // pg-boss considers itself idle while a worker's fetch is still in flight, so a fetched job can
-  // finish (complete/fail) after stop() returned and the pool closed. Once stopped, its SQL gets
-  // no rows instead of a closed pool; such a job stays `active` and pg-boss retries it on expiry.
+  // finish (complete/fail) after stop() returned and the pool closed. Once stopped, such stragglers'
+  // SQL never settles: they neither touch the closed pool nor throw (pg-boss handles neither an
+  // error nor an empty answer there). Their job stays `active` and pg-boss retries it on expiry.
   let closed = false;
   const bossDb: PgBoss.Db = {
     executeSql: (text, values) =>
-      closed ? Promise.resolve({ rows: [] }) : database.executor.executeSql(text, values),
+      closed ? new Promise(() => undefined) : database.executor.executeSql(text, values),
   };
   const boss = new PgBoss({
     db: bossDb,
