@@ -1,19 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { oathtool } from '../factories/mfa.ts';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
 import { PASSWORD, registerStudent } from '../factories/users.ts';
-
-/**
- * The RFC 6238 code of `secret` from Debian's oathtool (not otplib), `offsetSteps` 30-second steps
- * from now. The server accepts one step either way; offsets 0 and +1 stay valid if a step boundary
- * passes before the request arrives.
- */
-function oathtool(secret: string, offsetSteps = 0): string {
-  const args = ['--totp', '-b'];
-  if (offsetSteps) args.push('-N', `@${Math.floor(Date.now() / 1000) + offsetSteps * 30}`);
-  return execFileSync('oathtool', [...args, secret], { encoding: 'utf8' }).trim();
-}
 
 /** A 6-digit code that is not `code` (and, but for a one-in-a-million chance, no other valid code). */
 const wrongCode = (code: string) => String((Number(code) + 500_001) % 1_000_000).padStart(6, '0');

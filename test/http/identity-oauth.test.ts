@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { enableTotp } from '../factories/mfa.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOAuthProviders } from '../../src/modules/identity/identity.oauth.providers.ts';
@@ -340,17 +340,7 @@ describe('OAuth 2 / OpenID Connect sign-in against a real provider on loopback',
     it('does not bypass two-factor authentication', async () => {
       const a = account(true);
       const first = await signInWith(a);
-      const setup = await t.request({ method: 'POST', url: '/api/auth/mfa/totp/setup', token: first.token });
-      const code = execFileSync('oathtool', ['--totp', '-b', setup.body.data.secret], {
-        encoding: 'utf8',
-      }).trim();
-      const enable = await t.request({
-        method: 'POST',
-        url: '/api/auth/mfa/totp/enable',
-        token: first.token,
-        payload: { code },
-      });
-      expect(enable.status).toBe(200);
+      const { recoveryCodes } = await enableTotp(t, first.token!);
       const challenged = await signInWith(a);
       expect(challenged).toEqual({
         mfaRequired: '1',
@@ -361,7 +351,7 @@ describe('OAuth 2 / OpenID Connect sign-in against a real provider on loopback',
       const verify = await t.request({
         method: 'POST',
         url: '/api/auth/mfa/verify',
-        payload: { mfaToken: challenged.mfaToken, recoveryCode: enable.body.data.recoveryCodes[0] },
+        payload: { mfaToken: challenged.mfaToken, recoveryCode: recoveryCodes[0] },
       });
       expect(verify.status).toBe(200);
     });

@@ -1,25 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/platform/crypto.ts';
+import { enableTotp } from '../factories/mfa.ts';
 import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
 import { registerStudent, uniqueEmail } from '../factories/users.ts';
 
 const REQUESTED = 'If the email is registered, a sign-in code is on its way';
-
-/** Turns TOTP 2FA on through the API, with a code from Debian's oathtool. */
-async function enableTotp(t: TestApp, token: string) {
-  const setup = await t.request({ method: 'POST', url: '/api/auth/mfa/totp/setup', token });
-  const code = execFileSync('oathtool', ['--totp', '-b', setup.body.data.secret], {
-    encoding: 'utf8',
-  }).trim();
-  const enable = await t.request({
-    method: 'POST',
-    url: '/api/auth/mfa/totp/enable',
-    token,
-    payload: { code },
-  });
-  if (enable.status !== 200) throw new Error(`enabling 2FA failed: ${JSON.stringify(enable.body)}`);
-}
 
 describe('email OTP login (seed 004)', () => {
   let t: TestApp;

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { oathtool } from '../factories/mfa.ts';
 import { createHash } from 'node:crypto';
 import { generateSecret } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,9 +11,6 @@ const PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
   'base64',
 );
-
-/** The current TOTP code of a base32 secret, computed by an independent implementation. */
-const oathtool = (secret: string) => execFileSync('oathtool', ['--totp', '-b', secret]).toString().trim();
 
 describe('privacy: data export and account erasure', () => {
   let t: TestApp;

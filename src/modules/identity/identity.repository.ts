@@ -255,6 +255,14 @@ export async function insertOneTimeToken(
   return row!;
 }
 
+/** Tokens of `purpose` that are neither used nor expired. */
+const liveToken = (purpose: string) =>
+  and(
+    eq(oneTimeTokens.purpose, purpose),
+    isNull(oneTimeTokens.usedAt),
+    gt(oneTimeTokens.expiresAt, sql`now()`),
+  );
+
 /** The unused, unexpired token of `purpose` with this hash. */
 export async function findLiveOneTimeToken(
   db: DbOrTx,
@@ -264,14 +272,7 @@ export async function findLiveOneTimeToken(
   const [row] = await db
     .select()
     .from(oneTimeTokens)
-    .where(
-      and(
-        eq(oneTimeTokens.purpose, purpose),
-        eq(oneTimeTokens.tokenHash, tokenHash),
-        isNull(oneTimeTokens.usedAt),
-        gt(oneTimeTokens.expiresAt, sql`now()`),
-      ),
-    );
+    .where(and(liveToken(purpose), eq(oneTimeTokens.tokenHash, tokenHash)));
   return row;
 }
 
@@ -284,14 +285,7 @@ export async function findLatestLiveOneTimeToken(
   const [row] = await db
     .select()
     .from(oneTimeTokens)
-    .where(
-      and(
-        eq(oneTimeTokens.userId, userId),
-        eq(oneTimeTokens.purpose, purpose),
-        isNull(oneTimeTokens.usedAt),
-        gt(oneTimeTokens.expiresAt, sql`now()`),
-      ),
-    )
+    .where(and(liveToken(purpose), eq(oneTimeTokens.userId, userId)))
     .orderBy(desc(oneTimeTokens.id))
     .limit(1);
   return row;
