@@ -14,15 +14,20 @@ import { createLogger, type Logger } from './platform/logger.ts';
 import { devMailboxRoutes } from './platform/mail.ts';
 import { createPlatform, type Platform, type ProcessRole } from './platform/platform.ts';
 import { fileRoutes } from './platform/storage.ts';
+import { createIdempotency } from './platform/http/idempotency.ts';
 import { createCatalogModule, type CatalogApi } from './modules/catalog/index.ts';
+import { createCommerceModule, type CommerceApi } from './modules/commerce/index.ts';
+import { createEnrollmentModule, type EnrollmentApi } from './modules/enrollment/index.ts';
 import { createIdentityModule, type IdentityApi } from './modules/identity/index.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
     platform: Platform;
     guard: AuthGuard;
+    /** What route plugins receive (guard, rate-limit buckets, idempotency). */
+    routeContext: RouteContext;
     /** Each module's public API, for the CLI and in-process callers. */
-    modules: { identity: IdentityApi; catalog: CatalogApi };
+    modules: { identity: IdentityApi; catalog: CatalogApi; commerce: CommerceApi; enrollment: EnrollmentApi };
   }
 }
 
@@ -100,20 +105,45 @@ export async function buildApp({
   // Modules are built in every role so that their job handlers exist wherever workers run.
   const identity = createIdentityModule(platform);
   const catalog = createCatalogModule({ platform, identity: identity.api });
+  const commerce = createCommerceModule({ platform, identity: identity.api, catalog: catalog.api });
+  const enrollment = createEnrollmentModule({
+    platform,
+    identity: identity.api,
+    catalog: catalog.api,
+    commerce: commerce.api,
+  });
   const guard = createAuthGuard(identity.api.verifyAccessToken);
-  const ctx: RouteContext = { platform, guard, buckets: rateLimitBuckets(config) };
+  const idempotency = createIdempotency({ database: platform.database, jobs: platform.jobs });
+  idempotency.register(app);
+  const ctx: RouteContext = {
+    platform,
+    guard,
+    buckets: rateLimitBuckets(config),
+    idempotency: idempotency.preHandler,
+  };
   app.decorate('guard', guard);
-  app.decorate('modules', { identity: identity.api, catalog: catalog.api });
+  app.decorate('routeContext', ctx);
+  app.decorate('modules', {
+    identity: identity.api,
+    catalog: catalog.api,
+    commerce: commerce.api,
+    enrollment: enrollment.api,
+  });
 
   // Swagger collects routes as they are added, so it comes before every route.
   if (role !== 'worker') await registerOpenApi(app, config);
   await app.register(opsRoutes, { platform });
   if (role !== 'worker') {
     await app.register(fileRoutes, { storage: platform.storage });
+    if (config.commerce.paystack.simulator) {
+      await app.register(async (sim) => commerce.simulatorRoutes(sim, ctx), { prefix: '/sim/paystack' });
+    }
     await app.register(
       async (api) => {
         await api.register(identity.routes, ctx);
         await api.register(catalog.routes, ctx);
+        await api.register(commerce.routes, ctx);
+        await api.register(enrollment.routes, ctx);
         if (!config.isProduction)
           await api.register(devMailboxRoutes, { mailer: platform.mailer, prefix: '/dev' });
       },

@@ -81,6 +81,16 @@ export const envSchema = z.object({
 
   /** OAuth / OpenID Connect sign-in providers; each has its own OAUTH_<NAME>_* variables (see readOAuthProviders). */
   OAUTH_PROVIDERS: list.default([]),
+
+  /** Paystack API base URL; unset outside production means the built-in simulator at /sim/paystack. */
+  PAYSTACK_BASE_URL: url.optional(),
+  PAYSTACK_SECRET_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
+  /** Where Paystack's hosted checkout sends the payer back to (default APP_URL/payments/callback). */
+  PAYSTACK_CALLBACK_URL: url.optional(),
+  /** How long after payment a student may ask for a refund themselves (admins always may). */
+  REFUND_WINDOW_DAYS: int(0, 365).default(14),
+  /** Paystack payments still pending after this long are verified by the reconciliation job. */
+  PAYMENT_RECONCILE_AFTER_SECONDS: int(10, 86_400).default(300),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -256,8 +266,30 @@ function toConfig(env: Env, secrets: Secrets, oauthProviders: OAuthProviderSetti
         },
     mail: { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM },
     oauth: { providers: oauthProviders, allowInsecureHttp: env.NODE_ENV !== 'production' },
+    commerce: {
+      refundWindowDays: env.REFUND_WINDOW_DAYS,
+      reconcileAfterSeconds: env.PAYMENT_RECONCILE_AFTER_SECONDS,
+      paystack: {
+        /**
+         * Null means: the built-in simulator outside production (reached on this server's own
+         * address), and "Paystack is not configured" in production without PAYSTACK_SECRET_KEY.
+         */
+        baseUrl:
+          env.PAYSTACK_BASE_URL?.replace(/\/$/, '') ??
+          (env.NODE_ENV === 'production' && env.PAYSTACK_SECRET_KEY ? 'https://api.paystack.co' : null),
+        /** The simulator is mounted (outside production) and used when no base URL is given. */
+        simulator: env.NODE_ENV !== 'production',
+        secretKey: env.PAYSTACK_SECRET_KEY ?? (env.NODE_ENV === 'production' ? null : SIMULATOR_SECRET_KEY),
+        callbackUrl:
+          env.PAYSTACK_CALLBACK_URL ??
+          `${(env.APP_URL ?? env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, '')}/payments/callback`,
+      },
+    },
   };
 }
+
+/** The Paystack simulator's secret key (development and tests only; never accepted in production). */
+export const SIMULATOR_SECRET_KEY = 'sk_test_lectern_simulator_key';
 
 /**
  * Secrets that may be left unset outside production. Development keeps generated ones in
@@ -320,6 +352,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     if (!env.S3_ACCESS_KEY_ID) problems.push('S3_ACCESS_KEY_ID: required when S3_BUCKET is set');
     if (!env.S3_SECRET_ACCESS_KEY) problems.push('S3_SECRET_ACCESS_KEY: required when S3_BUCKET is set');
   }
+  if (env.NODE_ENV === 'production' && env.PAYSTACK_BASE_URL && !env.PAYSTACK_SECRET_KEY)
+    problems.push('PAYSTACK_SECRET_KEY: required when PAYSTACK_BASE_URL is set');
   const oauth = readOAuthProviders(source, env);
   problems.push(...oauth.problems);
   if (problems.length) throw new ConfigError(problems);

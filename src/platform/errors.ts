@@ -48,6 +48,9 @@ export class NotFound extends AppError {
 export class Conflict extends AppError {
   readonly statusCode = 409;
 }
+export class UnprocessableEntity extends AppError {
+  readonly statusCode = 422;
+}
 export class PayloadTooLarge extends AppError {
   readonly statusCode = 413;
   constructor(message = 'Payload too large') {

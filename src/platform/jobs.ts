@@ -65,6 +65,7 @@ export function createJobs(options: JobsOptions) {
   });
   boss.on('error', (err) => logger.error({ err }, 'job queue error'));
   const definitions = new Map<string, JobDefinition<unknown>>();
+  const schedules = new Map<string, string>();
   let started = false;
   let stopping = false;
 
@@ -121,6 +122,16 @@ export function createJobs(options: JobsOptions) {
       if (started) throw new Error(`Job ${def.name} defined after start`);
     },
 
+    /**
+     * Runs a defined job on a cron schedule (UTC), e.g. `'0 * * * *'` (hourly). pg-boss keeps one schedule
+     * per queue in the database and, with several worker processes, enqueues each tick once.
+     */
+    schedule(name: string, cron: string) {
+      if (!definitions.has(name)) throw new Error(`Unknown job ${name}`);
+      if (started) throw new Error(`Job ${name} scheduled after start`);
+      schedules.set(name, cron);
+    },
+
     async send<T extends object>(name: string, data: T, opts: SendOptions = {}): Promise<string | null> {
       if (!definitions.has(name)) throw new Error(`Unknown job ${name}`);
       const id = await boss.send(name, data, {
@@ -136,6 +147,7 @@ export function createJobs(options: JobsOptions) {
     async start() {
       await boss.start();
       for (const def of definitions.values()) await createQueue(def);
+      for (const [name, cron] of schedules) await boss.schedule(name, cron, {}, { tz: 'UTC' });
       started = true;
       if (options.workers) for (const def of definitions.values()) await startWorker(def);
     },

@@ -46,3 +46,23 @@ export const processedEvents = platform.table(
   },
   (t) => [primaryKey({ columns: [t.consumer, t.eventId] })],
 );
+
+/**
+ * Idempotency keys (Stripe semantics) for requests that move money or create enrollments: the
+ * first response is stored and replayed for the same key and body; a different body is refused.
+ * `scope` is the caller and the route, so two users' keys never collide. Kept at least 24 hours.
+ */
+export const idempotencyKeys = platform.table(
+  'idempotency_keys',
+  {
+    scope: varchar('scope', { length: 200 }).notNull(),
+    key: varchar('key', { length: 255 }).notNull(),
+    requestHash: varchar('request_hash', { length: 64 }).notNull(),
+    /** Null while the first request is still running. */
+    responseStatus: integer('response_status'),
+    responseBody: text('response_body'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+);

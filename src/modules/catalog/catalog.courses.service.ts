@@ -270,14 +270,21 @@ export function createCourseService({ platform, identity }: CourseServiceDeps) {
     async getCourse(courseId: number) {
       const row = await repo.findCourseByIdOrSlug(db, courseId);
       if (!row) return null;
+      const [instructorIds, prerequisites] = await Promise.all([
+        repo.listCourseInstructorIds(db, row.id),
+        coursesRepo.listPrerequisites(db, row.id),
+      ]);
       return {
         courseId: row.id,
         title: row.title,
+        slug: row.slug,
         status: row.status,
         ownerId: row.ownerId,
         priceMinor: row.priceMinor,
         currency: row.currency,
-        instructorIds: await repo.listCourseInstructorIds(db, row.id),
+        instructorIds,
+        /** Courses a student must have completed before enrolling. */
+        prerequisiteIds: prerequisites.map((p) => p.courseId),
       };
     },
 

@@ -1,4 +1,5 @@
 import type { Platform } from '../platform.ts';
+import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { AuthGuard } from './auth.ts';
 import type { RateLimitBuckets } from './rate-limit.ts';
 
@@ -7,4 +8,6 @@ export interface RouteContext {
   platform: Platform;
   guard: AuthGuard;
   buckets: RateLimitBuckets;
+  /** `Idempotency-Key` handling; use after authentication: `preHandler: [guard.authenticate, idempotency]`. */
+  idempotency: preHandlerAsyncHookHandler;
 }

@@ -1,0 +1,152 @@
+import { and, eq, isNull, lt, sql } from 'drizzle-orm';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { sha256Hex } from '../crypto.ts';
+import type { Database } from '../db.ts';
+import { Conflict, UnprocessableEntity, ValidationError } from '../errors.ts';
+import type { Jobs } from '../jobs.ts';
+import { idempotencyKeys } from '../platform.tables.ts';
+
+const KEY = /^[\x21-\x7e]{1,255}$/;
+/** A first request that has not finished after this long is presumed dead; a retry may take over. */
+const ABANDONED_AFTER_MS = 60_000;
+/** Keys are kept at least this long (Stripe keeps them 24 hours). */
+const RETENTION_HOURS = 48;
+export const PURGE_IDEMPOTENCY_JOB = 'platform.purgeIdempotencyKeys';
+
+/**
+ * The `Idempotency-Key` request header, for route schemas. Loose, so the other headers
+ * (authorization above all) stay on the request after validation.
+ */
+export const idempotencyHeaderSchema = z.looseObject({
+  'idempotency-key': z
+    .string()
+    .regex(KEY, 'Idempotency-Key must be 1 to 255 printable ASCII characters')
+    .optional()
+    .meta({
+      description:
+        'Makes the request safe to retry: the same key with the same body replays the first response; with a different body it is refused (422). Keys are kept for at least 24 hours.',
+    }),
+});
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    idempotency?: { scope: string; key: string };
+  }
+}
+
+/** A canonical JSON text: object keys sorted, so key order in the body does not change the hash. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * Stripe's idempotency semantics for requests that move money or create enrollments. Use the
+ * returned preHandler after authentication: `preHandler: [guard.authenticate, idempotency]`.
+ * The first request with a key runs and its response (2xx or 4xx) is stored; a retry with the
+ * same key and body gets that response again (header `idempotent-replayed: true`); the same key
+ * with another body is 422; a retry while the first still runs is 409. Server errors (5xx) are
+ * not stored, so the client can retry them with the same key.
+ */
+export function createIdempotency({ database, jobs }: { database: Database; jobs: Jobs }) {
+  const { db } = database;
+
+  jobs.define({
+    name: PURGE_IDEMPOTENCY_JOB,
+    retryLimit: 2,
+    handler: async () => {
+      await db
+        .delete(idempotencyKeys)
+        .where(lt(idempotencyKeys.createdAt, new Date(Date.now() - RETENTION_HOURS * 3600_000)));
+    },
+  });
+  jobs.schedule(PURGE_IDEMPOTENCY_JOB, '17 * * * *');
+
+  async function preHandler(request: FastifyRequest, reply: FastifyReply) {
+    const raw = request.headers['idempotency-key'];
+    if (raw === undefined) return;
+    if (typeof raw !== 'string' || !KEY.test(raw)) {
+      throw new ValidationError('Invalid Idempotency-Key', [
+        { field: 'headers.idempotency-key', message: 'Must be 1 to 255 printable ASCII characters' },
+      ]);
+    }
+    const scope = `${request.principal?.userId ?? 'anonymous'}:${request.method} ${request.routeOptions.url}`;
+    const requestHash = sha256Hex(
+      canonical({ params: request.params, query: request.query, body: request.body }),
+    );
+    const match = and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, raw));
+
+    const [claimed] = await db
+      .insert(idempotencyKeys)
+      .values({ scope, key: raw, requestHash })
+      .onConflictDoNothing()
+      .returning({ key: idempotencyKeys.key });
+    if (claimed) {
+      request.idempotency = { scope, key: raw };
+      return;
+    }
+    const [existing] = await db.select().from(idempotencyKeys).where(match);
+    if (!existing) {
+      // Purged between the two statements: treat it as new.
+      return preHandler(request, reply);
+    }
+    if (existing.requestHash !== requestHash) {
+      throw new UnprocessableEntity(
+        'This Idempotency-Key was already used with a different request; use a new key for a new request',
+      );
+    }
+    if (existing.responseStatus === null || existing.responseBody === null) {
+      const [takenOver] = await db
+        .update(idempotencyKeys)
+        .set({ createdAt: new Date() })
+        .where(
+          and(
+            match,
+            isNull(idempotencyKeys.responseStatus),
+            lt(idempotencyKeys.createdAt, new Date(Date.now() - ABANDONED_AFTER_MS)),
+          ),
+        )
+        .returning({ key: idempotencyKeys.key });
+      if (takenOver) {
+        request.idempotency = { scope, key: raw };
+        return;
+      }
+      throw new Conflict('A request with this Idempotency-Key is still being processed; retry shortly');
+    }
+    return reply
+      .code(existing.responseStatus)
+      .header('content-type', 'application/json; charset=utf-8')
+      .header('idempotent-replayed', 'true')
+      .serializer((payload: unknown) => payload as string)
+      .send(existing.responseBody);
+  }
+
+  /** Stores the first response for replays (registered once, on the root instance). */
+  function register(app: FastifyInstance) {
+    app.addHook('onSend', async (request, reply, payload) => {
+      const claim = request.idempotency;
+      if (!claim) return payload;
+      request.idempotency = undefined;
+      const match = and(eq(idempotencyKeys.scope, claim.scope), eq(idempotencyKeys.key, claim.key));
+      if (reply.statusCode >= 500 || typeof payload !== 'string') {
+        await db.delete(idempotencyKeys).where(match);
+      } else {
+        await db
+          .update(idempotencyKeys)
+          .set({ responseStatus: reply.statusCode, responseBody: payload, completedAt: sql`now()` })
+          .where(match);
+      }
+      return payload;
+    });
+  }
+
+  return { preHandler, register };
+}
+export type Idempotency = ReturnType<typeof createIdempotency>;

@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { Conflict } from '../../src/platform/errors.ts';
+import { bearerSecurity } from '../../src/platform/http/auth.ts';
+import { successBody } from '../../src/platform/http/envelope.ts';
+import { idempotencyHeaderSchema } from '../../src/platform/http/idempotency.ts';
+import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { registerStudent } from '../factories/users.ts';
+
+/**
+ * Idempotency-Key semantics (Stripe's), on a small route registered only in this test: it counts
+ * how often its handler really ran, so replays are visible.
+ */
+describe('Idempotency-Key', () => {
+  let t: TestApp;
+  let runs = 0;
+  let release: (() => void) | null = null;
+
+  beforeAll(async () => {
+    t = await createTestApp(
+      {},
+      {
+        setup: (app) =>
+          app.register(
+            async (scope) => {
+              scope.route({
+                method: 'POST',
+                url: '/test/charge',
+                schema: {
+                  security: bearerSecurity,
+                  headers: idempotencyHeaderSchema,
+                  body: z.object({ amount: z.number() }),
+                },
+                preHandler: [app.guard.authenticate, app.routeContext.idempotency],
+                handler: async (request, reply) => {
+                  runs += 1;
+                  const { amount } = request.body as { amount: number };
+                  if (amount === 7) await new Promise<void>((resolve) => (release = resolve));
+                  if (amount < 0) throw new Conflict('Negative amounts conflict');
+                  if (amount === 500) throw new Error('boom');
+                  return reply.code(201).send(successBody({ run: runs, amount }));
+                },
+              });
+            },
+            { prefix: '/api' },
+          ),
+      },
+    );
+  });
+  afterAll(() => t.close());
+
+  const charge = (token: string, amount: number, key?: string) =>
+    t.request({
+      method: 'POST',
+      url: '/api/test/charge',
+      token,
+      payload: { amount },
+      headers: key ? { 'idempotency-key': key } : {},
+    });
+
+  it('replays the first response for the same key and body without running again', async () => {
+    const user = await registerStudent(t);
+    const before = runs;
+    const first = await charge(user.token, 10, 'key-1');
+    expect(first.status).toBe(201);
+    const again = await charge(user.token, 10, 'key-1');
+    expect(again.status).toBe(201);
+    expect(again.body).toEqual(first.body);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(runs - before).toBe(1);
+  });
+
+  it('refuses the same key with a different body (422) and runs nothing', async () => {
+    const user = await registerStudent(t);
+    await charge(user.token, 10, 'key-2');
+    const before = runs;
+    const other = await charge(user.token, 11, 'key-2');
+    expect(other.status).toBe(422);
+    expect(other.body.error.errorCode).toBe(422);
+    expect(runs).toBe(before);
+  });
+
+  it('replays a 4xx answer too, but not a 5xx one (that may be retried)', async () => {
+    const user = await registerStudent(t);
+    const conflict = await charge(user.token, -1, 'key-3');
+    expect(conflict.status).toBe(409);
+    const before = runs;
+    const replay = await charge(user.token, -1, 'key-3');
+    expect(replay.status).toBe(409);
+    expect(replay.body).toEqual(conflict.body);
+    expect(runs).toBe(before);
+
+    const failed = await charge(user.token, 500, 'key-4');
+    expect(failed.status).toBe(500);
+    const retried = await charge(user.token, 500, 'key-4');
+    expect(retried.status).toBe(500);
+    expect(runs).toBe(before + 2);
+  });
+
+  it('answers 409 while the first request with the key is still running', async () => {
+    const user = await registerStudent(t);
+    const first = charge(user.token, 7, 'key-5');
+    await new Promise((r) => setTimeout(r, 200));
+    const second = await charge(user.token, 7, 'key-5');
+    expect(second.status).toBe(409);
+    release?.();
+    expect((await first).status).toBe(201);
+    expect((await charge(user.token, 7, 'key-5')).headers['idempotent-replayed']).toBe('true');
+  });
+
+  it('keeps keys per user: the same key from another user runs separately', async () => {
+    const a = await registerStudent(t);
+    const b = await registerStudent(t);
+    const before = runs;
+    expect((await charge(a.token, 3, 'shared-key')).status).toBe(201);
+    expect((await charge(b.token, 3, 'shared-key')).status).toBe(201);
+    expect(runs - before).toBe(2);
+  });
+
+  it('rejects a malformed key with 400 naming the header', async () => {
+    const user = await registerStudent(t);
+    const res = await charge(user.token, 3, 'x'.repeat(256));
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body.error.details)).toContain('idempotency-key');
+  });
+
+  it('works without a key (no replay)', async () => {
+    const user = await registerStudent(t);
+    const before = runs;
+    await charge(user.token, 3);
+    await charge(user.token, 3);
+    expect(runs - before).toBe(2);
+  });
+});
