@@ -20,8 +20,8 @@ describe('Idempotency-Key', () => {
     t = await createTestApp(
       {},
       {
-        setup: (app) =>
-          app.register(
+        setup: async (app) => {
+          await app.register(
             async (scope) => {
               scope.route({
                 method: 'POST',
@@ -43,7 +43,8 @@ describe('Idempotency-Key', () => {
               });
             },
             { prefix: '/api' },
-          ),
+          );
+        },
       },
     );
   });
