@@ -18,6 +18,7 @@ import { createIdempotency } from './platform/http/idempotency.ts';
 import { createCatalogModule, type CatalogApi } from './modules/catalog/index.ts';
 import { createCommerceModule, type CommerceApi } from './modules/commerce/index.ts';
 import { createEnrollmentModule, type EnrollmentApi } from './modules/enrollment/index.ts';
+import { createNotificationsModule, type NotificationsApi } from './modules/notifications/index.ts';
 import { createIdentityModule, type IdentityApi } from './modules/identity/index.ts';
 
 declare module 'fastify' {
@@ -27,7 +28,13 @@ declare module 'fastify' {
     /** What route plugins receive (guard, rate-limit buckets, idempotency). */
     routeContext: RouteContext;
     /** Each module's public API, for the CLI and in-process callers. */
-    modules: { identity: IdentityApi; catalog: CatalogApi; commerce: CommerceApi; enrollment: EnrollmentApi };
+    modules: {
+      identity: IdentityApi;
+      catalog: CatalogApi;
+      commerce: CommerceApi;
+      enrollment: EnrollmentApi;
+      notifications: NotificationsApi;
+    };
   }
 }
 
@@ -112,6 +119,12 @@ export async function buildApp({
     catalog: catalog.api,
     commerce: commerce.api,
   });
+  const notifications = createNotificationsModule({
+    platform,
+    identity: identity.api,
+    catalog: catalog.api,
+    enrollment: enrollment.api,
+  });
   const guard = createAuthGuard(identity.api.verifyAccessToken);
   const idempotency = createIdempotency({ database: platform.database, jobs: platform.jobs });
   idempotency.register(app);
@@ -128,6 +141,7 @@ export async function buildApp({
     catalog: catalog.api,
     commerce: commerce.api,
     enrollment: enrollment.api,
+    notifications: notifications.api,
   });
 
   // Swagger collects routes as they are added, so it comes before every route.
@@ -144,6 +158,7 @@ export async function buildApp({
         await api.register(catalog.routes, ctx);
         await api.register(commerce.routes, ctx);
         await api.register(enrollment.routes, ctx);
+        await api.register(notifications.routes, ctx);
         if (!config.isProduction)
           await api.register(devMailboxRoutes, { mailer: platform.mailer, prefix: '/dev' });
       },

@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import type { RouteContext } from '../../platform/http/route-context.ts';
+import type { Platform } from '../../platform/platform.ts';
+import type { CatalogApi } from '../catalog/index.ts';
+import type { EnrollmentApi } from '../enrollment/index.ts';
+import type { IdentityApi } from '../identity/index.ts';
+
+export interface NotificationsDeps {
+  platform: Platform;
+  identity: IdentityApi;
+  catalog: CatalogApi;
+  enrollment: EnrollmentApi;
+}
+
+type RoutePlugin = (app: FastifyInstance, ctx: RouteContext) => Promise<void>;
+
+/**
+ * The notifications module (seed 004): in-app and email notifications with templates, preferences
+ * and a delivery log, reacting to other modules' events; and outbound webhooks for other systems.
+ */
+export function createNotificationsModule({ platform, identity, catalog, enrollment }: NotificationsDeps) {
+  const routePlugins: RoutePlugin[] = [];
+
+  // ── notifications ──
+  // ── end notifications ──
+
+  // ── webhooks ──
+  // ── end webhooks ──
+
+  void platform;
+  void identity;
+  void catalog;
+  void enrollment;
+  return {
+    api: {
+      // ── api ──
+      // ── end api ──
+    },
+    async routes(app: FastifyInstance, ctx: RouteContext) {
+      for (const plugin of routePlugins) await app.register(plugin, ctx);
+    },
+  };
+}
+export type NotificationsModule = ReturnType<typeof createNotificationsModule>;
+export type NotificationsApi = NotificationsModule['api'];
