@@ -23,6 +23,22 @@ export interface MailMessage {
   headers?: Record<string, string>;
   /** caller-chosen id for idempotency, e.g. `verify-email:42` */
   idempotencyKey?: string;
+  /** Passed to delivery listeners with each attempt's outcome (e.g. `notification:17`). */
+  trackingId?: string;
+}
+
+/** The outcome of one delivery attempt, for delivery logs (see `Mailer.onAttempt`). */
+export interface MailAttempt {
+  trackingId: string;
+  jobId: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  ok: boolean;
+  /** The SMTP server's answer (e.g. `250 2.0.0 OK`), or `stored in dev mailbox`. */
+  response: string | null;
+  error: string | null;
+  /** Whether the job will be retried after this failed attempt. */
+  willRetry: boolean;
 }
 
 /** A message kept by the embedded transport, as the dev mailbox shows it. */
@@ -43,6 +59,11 @@ export interface Mailer {
   readonly transport: 'smtp' | 'mailbox';
   /** Enqueues the message as a `platform.sendEmail` job; with `tx`, it is sent only if that transaction commits. Returns the job id (null if deduplicated by idempotencyKey). */
   send(message: MailMessage, options?: { tx?: DbOrTx }): Promise<string | null>;
+  /**
+   * Registers a listener told about every attempt to deliver a message that has a `trackingId`
+   * (call while modules are built). A listener's failure is logged, never fails the delivery.
+   */
+  onAttempt(listener: (attempt: MailAttempt) => Promise<void>): void;
   /** Dev mailbox reads (embedded transport only). */
   listMailbox(filter: {
     to?: string;
@@ -67,6 +88,7 @@ const messageSchema = z.object({
     )
     .optional(),
   idempotencyKey: z.string().min(1).max(200).optional(),
+  trackingId: z.string().min(1).max(200).optional(),
 });
 /** What the job carries: the validated message without the idempotency key, which only shapes the job id. */
 type SendEmailJob = Omit<z.infer<typeof messageSchema>, 'idempotencyKey'>;
@@ -109,9 +131,57 @@ export function createMailer(opts: {
       socketTimeout: 60_000,
     }));
 
+  const listeners: Array<(attempt: MailAttempt) => Promise<void>> = [];
+  const retryLimit = 8;
+
+  async function tellListeners(attempt: MailAttempt) {
+    for (const listener of listeners) {
+      await listener(attempt).catch((err) =>
+        logger.error({ err, jobId: attempt.jobId }, 'mail listener failed'),
+      );
+    }
+  }
+
   async function deliver(message: SendEmailJob, job: { id: string; retryCount: number }) {
+    const { trackingId, ...mail } = message;
+    let response: string;
+    try {
+      response = await transmit(mail, job);
+    } catch (err) {
+      if (trackingId) {
+        await tellListeners({
+          trackingId,
+          jobId: job.id,
+          attempt: job.retryCount + 1,
+          ok: false,
+          response: (err as { response?: string }).response ?? null,
+          error: (err as Error).message.slice(0, 500),
+          willRetry: job.retryCount < retryLimit,
+        });
+      }
+      throw err;
+    }
+    if (trackingId) {
+      await tellListeners({
+        trackingId,
+        jobId: job.id,
+        attempt: job.retryCount + 1,
+        ok: true,
+        response,
+        error: null,
+        willRetry: false,
+      });
+    }
+  }
+
+  /** Sends one message through the configured transport; returns the server's answer. */
+  async function transmit(
+    message: Omit<SendEmailJob, 'trackingId'>,
+    job: { id: string; retryCount: number },
+  ) {
+    let response = 'stored in dev mailbox';
     if (config.smtpUrl) {
-      await smtpTransport(config.smtpUrl).sendMail({
+      const info = await smtpTransport(config.smtpUrl).sendMail({
         from: config.from,
         // Derived from the job id, so a retry after an unacknowledged delivery carries the same id and receivers can drop the duplicate.
         messageId: `<${job.id}@${fromDomain}>`,
@@ -122,6 +192,7 @@ export function createMailer(opts: {
         ...(message.replyTo ? { replyTo: message.replyTo } : {}),
         ...(message.headers ? { headers: message.headers } : {}),
       });
+      response = String(info.response ?? '');
     } else {
       await database.db
         .insert(devMailbox)
@@ -146,12 +217,17 @@ export function createMailer(opts: {
       },
       'email sent',
     );
+    return response;
   }
 
-  jobs.define<SendEmailJob>({ name: SEND_EMAIL_JOB, handler: deliver, retryLimit: 8, concurrency: 2 });
+  jobs.define<SendEmailJob>({ name: SEND_EMAIL_JOB, handler: deliver, retryLimit, concurrency: 2 });
 
   return {
     transport,
+
+    onAttempt(listener) {
+      listeners.push(listener);
+    },
 
     async send(message, options = {}) {
       const parsed = messageSchema.safeParse(message);
