@@ -15,6 +15,15 @@ import {
 
 export type UserRow = typeof users.$inferSelect;
 
+/** Active administrators' contact details, for operational alerts. */
+export async function listAdminContacts(db: DbOrTx) {
+  return db
+    .select({ userId: users.id, email: users.email, name: users.name })
+    .from(users)
+    .where(and(eq(users.role, 'admin'), eq(users.status, 'active'), isNull(users.deletedAt)))
+    .orderBy(users.id);
+}
+
 export async function findUserById(db: DbOrTx, id: number): Promise<UserRow | undefined> {
   const [row] = await db.select().from(users).where(eq(users.id, id));
   return row;

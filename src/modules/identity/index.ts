@@ -20,7 +20,7 @@ import { profileRoutes } from './identity.profile.routes.ts';
 import { createProfileService } from './identity.profile.service.ts';
 import { identityRoutes } from './identity.routes.ts';
 import { createIdentityService } from './identity.service.ts';
-import { appendAudit, type AuditEntry } from './identity.repository.ts';
+import { appendAudit, listAdminContacts, type AuditEntry } from './identity.repository.ts';
 import { sessionRoutes } from './identity.sessions.routes.ts';
 import { createSignIn, noMfa, type MfaGate } from './identity.signin.ts';
 
@@ -136,6 +136,8 @@ export function createIdentityModule(platform: Platform) {
       createUser: (input: Parameters<typeof service.createUser>[0]) => service.createUser(input, 'cli'),
       findUserByEmail: service.findUserByEmail,
       getProfile: service.getProfile,
+      /** Active administrators (id, email, name), for operational alerts such as a disabled webhook. */
+      listAdminContacts: () => listAdminContacts(platform.db),
       /** Appends a row to the hash-chained audit log (other modules' security-relevant actions). */
       audit: (entry: AuditEntry) => appendAudit(platform.db, entry),
       /** Adds a module's section to every personal-data export (GDPR access requests). */
