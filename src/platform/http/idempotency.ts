@@ -52,8 +52,8 @@ function canonical(value: unknown): string {
  * returned preHandler after authentication: `preHandler: [guard.authenticate, idempotency]`.
  * The first request with a key runs and its response (2xx or 4xx) is stored; a retry with the
  * same key and body gets that response again (header `idempotent-replayed: true`); the same key
- * with another body is 422; a retry while the first still runs is 409. Server errors (5xx) are
- * not stored, so the client can retry them with the same key.
+ * with another body is 422; a retry while the first still runs is 409. Server errors (5xx) and
+ * 429s are not stored, so the client can retry them with the same key.
  */
 export function createIdempotency({ database, jobs }: { database: Database; jobs: Jobs }) {
   const { db } = database;
@@ -135,7 +135,8 @@ export function createIdempotency({ database, jobs }: { database: Database; jobs
       if (!claim) return payload;
       request.idempotency = undefined;
       const match = and(eq(idempotencyKeys.scope, claim.scope), eq(idempotencyKeys.key, claim.key));
-      if (reply.statusCode >= 500 || typeof payload !== 'string') {
+      // Server errors and rate-limit answers are not results: a retry with the same key may run.
+      if (reply.statusCode >= 500 || reply.statusCode === 429 || typeof payload !== 'string') {
         await db.delete(idempotencyKeys).where(match);
       } else {
         await db
