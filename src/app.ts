@@ -15,6 +15,7 @@ import { devMailboxRoutes } from './platform/mail.ts';
 import { createPlatform, type Platform, type ProcessRole } from './platform/platform.ts';
 import { fileRoutes } from './platform/storage.ts';
 import { createIdempotency } from './platform/http/idempotency.ts';
+import { jobsAdminRoutes } from './platform/http/jobs-admin.routes.ts';
 import { createCatalogModule, type CatalogApi } from './modules/catalog/index.ts';
 import { createCommerceModule, type CommerceApi } from './modules/commerce/index.ts';
 import { createEnrollmentModule, type EnrollmentApi } from './modules/enrollment/index.ts';
@@ -159,6 +160,7 @@ export async function buildApp({
         await api.register(commerce.routes, ctx);
         await api.register(enrollment.routes, ctx);
         await api.register(notifications.routes, ctx);
+        await api.register(jobsAdminRoutes, ctx);
         if (!config.isProduction)
           await api.register(devMailboxRoutes, { mailer: platform.mailer, prefix: '/dev' });
       },

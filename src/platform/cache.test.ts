@@ -190,6 +190,19 @@ function cacheBehaviour(make: () => Subject) {
     },
   );
 
+  it('getOrLoadJson keeps JSON text: hits return it unparsed, get parses it, tags drop it', async () => {
+    const { cache } = make();
+    let loads = 0;
+    const load = async () => ((loads += 1), JSON.stringify({ items: [1, 2], n: loads }));
+    const options = { ttlSeconds: 60, tags: ['listing'], localTtlSeconds: 30 };
+    expect(await cache.getOrLoadJson('catalog:a', options, load)).toBe('{"items":[1,2],"n":1}');
+    expect(await cache.getOrLoadJson('catalog:a', options, load)).toBe('{"items":[1,2],"n":1}');
+    expect(await cache.get('catalog:a')).toEqual({ items: [1, 2], n: 1 });
+    expect(loads).toBe(1);
+    await cache.delByTag('listing');
+    expect(await cache.getOrLoadJson('catalog:a', options, load)).toBe('{"items":[1,2],"n":2}');
+  });
+
   it('counts hits and misses per key namespace', async () => {
     const { cache, metrics } = make();
     await cache.get('course:1');
@@ -303,6 +316,71 @@ describe.skipIf(!process.env.REDIS_URL)('redis cache', () => {
       await here.cache.getOrLoad('course:7', { ttlSeconds: 60, tags: ['course-7'] }, async () => 'new'),
     ).toBe('new');
     expect(await elsewhere.cache.get('course:7')).toBe('new');
+  });
+
+  /** Polls `check` until it holds; the deadline is far below the copies' TTL, so only a message can explain it. */
+  const eventually = async (check: () => Promise<boolean>) => {
+    for (let i = 0; i < 100 && !(await check()); i++) await sleep(10);
+    expect(await check()).toBe(true);
+  };
+  const local = { ttlSeconds: 60, tags: ['listing'], localTtlSeconds: 60 };
+
+  /** Loads `key` until a hit comes from this process's copy (the subscription is up), holding `text`. */
+  async function keepLocally(
+    cache: Cache,
+    keyPrefix: string,
+    key: string,
+    options: typeof local,
+    text: string,
+  ) {
+    await eventually(async () => {
+      await cache.del(key);
+      await cache.getOrLoadJson(key, options, async () => text);
+      // Changing the shared entry behind the cache's back shows whether a hit came from the local copy.
+      await redis.set(`${keyPrefix}cache:${key}`, '"behind"');
+      return (await cache.getOrLoadJson(key, options, async () => text)) === text;
+    });
+  }
+
+  it('serves local copies without Redis, and drops them at once on an invalidation here', async () => {
+    const here = make();
+    await keepLocally(here.cache, here.keyPrefix, 'catalog:a', local, '"v1"');
+    await here.cache.delByTag('listing');
+    expect(await here.cache.getOrLoadJson('catalog:a', local, async () => '"v2"')).toBe('"v2"');
+    await here.cache.del('catalog:a');
+    expect(await here.cache.getOrLoadJson('catalog:a', local, async () => '"v3"')).toBe('"v3"');
+  });
+
+  it.each(invalidationNames)('drops local copies when another process runs %s', async (how) => {
+    const here = make();
+    const elsewhere = make(await connect(), here.keyPrefix);
+    const options = { ttlSeconds: 60, tags: ['course-7'], localTtlSeconds: 60 };
+    await keepLocally(here.cache, here.keyPrefix, 'course:7', options, '"old"');
+    await invalidations[how](elsewhere.cache);
+    await eventually(
+      async () => (await here.cache.getOrLoadJson('course:7', options, async () => '"new"')) === '"new"',
+    );
+  });
+
+  it('keeps no local copy from a load another process invalidated while it ran', async () => {
+    const here = make();
+    const elsewhere = make(await connect(), here.keyPrefix);
+    await keepLocally(here.cache, here.keyPrefix, 'catalog:marker', local, '"m1"');
+    const started = deferred<void>();
+    const release = deferred<string>();
+    const stale = here.cache.getOrLoadJson('catalog:b', local, async () => {
+      started.resolve();
+      return release.promise;
+    });
+    await started.promise;
+    await elsewhere.cache.delByTag('listing');
+    // Once the marker's copy is gone, this process has seen the invalidation message.
+    await eventually(
+      async () => (await here.cache.getOrLoadJson('catalog:marker', local, async () => '"m2"')) === '"m2"',
+    );
+    release.resolve('"stale"');
+    expect(await stale).toBe('"stale"');
+    expect(await here.cache.getOrLoadJson('catalog:b', local, async () => '"fresh"')).toBe('"fresh"');
   });
 });
 

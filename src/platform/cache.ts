@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Metrics } from './metrics.ts';
 import type { Redis } from './redis.ts';
@@ -6,6 +6,12 @@ import type { Redis } from './redis.ts';
 export interface CacheWriteOptions {
   ttlSeconds: number;
   tags?: string[];
+  /**
+   * Shared (Redis) cache only: also keep a copy in this process for this many seconds, so a hit costs no
+   * Redis round trip. Every invalidation reaches the copies of all processes through Redis pub/sub; the
+   * bound on staleness is in createLocalTier. Ignored by the in-process cache, which is local already.
+   */
+  localTtlSeconds?: number;
 }
 
 export interface Cache {
@@ -13,6 +19,11 @@ export interface Cache {
   set<T>(key: string, value: T, options: CacheWriteOptions): Promise<void>;
   /** get-or-load with TTL; concurrent callers in one process share one load (no stampede). */
   getOrLoad<T>(key: string, options: CacheWriteOptions, load: () => Promise<T>): Promise<T>;
+  /**
+   * getOrLoad for a value kept as JSON text: `load` returns the text, and a hit returns it without
+   * parsing (for response bodies sent as they are). `get` of the same key returns the parsed value.
+   */
+  getOrLoadJson(key: string, options: CacheWriteOptions, load: () => Promise<string>): Promise<string>;
   del(key: string): Promise<void>;
   delByPrefix(prefix: string): Promise<void>;
   delByTag(tag: string): Promise<void>;
@@ -42,6 +53,16 @@ interface Flight {
   promise: Promise<{ hit: boolean; value: unknown }>;
 }
 
+/** What an invalidation covers; also the message one process sends the others' local copies. */
+type Scope = { kind: 'key' | 'prefix' | 'tag'; value: string };
+
+const covers = (scope: Scope, flight: { key: string; tags: string[] }) =>
+  scope.kind === 'key'
+    ? flight.key === scope.value
+    : scope.kind === 'prefix'
+      ? flight.key.startsWith(scope.value)
+      : flight.tags.includes(scope.value);
+
 /**
  * Builds the platform cache: Redis when a client is given (shared by all processes), else an in-process LRU.
  *
@@ -53,37 +74,115 @@ export function createCache(opts: {
   keyPrefix: string;
   metrics: Metrics;
   maxEntries?: number;
+  /** Most entries kept as local copies of shared entries (`localTtlSeconds`); default 1,000. */
+  localMaxEntries?: number;
 }): Cache {
   const store = opts.redis ? redisStore(opts.redis, opts.keyPrefix) : memoryStore(opts.maxEntries ?? 10_000);
   const flights = new Map<string, Flight>();
+  const local = opts.redis
+    ? createLocalTier(opts.redis, opts.keyPrefix, opts.localMaxEntries ?? 1000, (scope) =>
+        supersede((flight) => covers(scope, flight)),
+      )
+    : undefined;
 
   const count = (key: string, hit: boolean) =>
     opts.metrics.cacheRequests.inc({ namespace: namespaceOf(key), result: hit ? 'hit' : 'miss' });
 
   // In-process half of the race guard: loads that an invalidation overtook must not store their result, and
   // callers arriving after the invalidation must start a fresh load instead of joining the old one.
-  const supersede = (matches: (flight: Flight) => boolean) => {
-    for (const [key, flight] of flights) {
+  function supersede(matches: (flight: Flight) => boolean) {
+    for (const [id, flight] of flights) {
       if (!matches(flight)) continue;
       flight.stale = true;
-      flights.delete(key);
+      flights.delete(id);
     }
-  };
+  }
 
-  async function fly(flight: Omit<Flight, 'promise'>, ttlSeconds: number, load: () => Promise<unknown>) {
+  /**
+   * Runs an invalidation: overtaken loads are superseded and local copies dropped both before the shared
+   * store is changed and after (a load that started meanwhile may have read the old shared entry), then the
+   * other processes are told.
+   */
+  async function invalidate(scope: Scope, run: () => Promise<void>) {
+    const drop = () => {
+      supersede((flight) => covers(scope, flight));
+      local?.drop(scope);
+    };
+    drop();
+    await run();
+    drop();
+    await local?.broadcast(scope);
+  }
+
+  /** Shared hits are JSON text written by this code; text from Redis is still checked before it is served. */
+  const readable = (json: string) => store.kind === 'memory' || decode(json) !== undefined;
+
+  async function fly(
+    flight: Omit<Flight, 'promise'>,
+    options: CacheWriteOptions,
+    load: () => Promise<unknown>,
+    asText: boolean,
+  ): Promise<{ hit: boolean; value: unknown }> {
+    const copyEpoch = local && options.localTtlSeconds ? local.epoch() : undefined;
+    const keepCopy = (json: string) => {
+      if (copyEpoch !== undefined && !flight.stale) local!.keep(flight.key, json, options, copyEpoch);
+    };
     // The generation stamp is read before the loader starts, so an invalidation during the load is detected.
     const found = await store.read(flight.key, flight.tags).catch(() => undefined);
-    const cached = decode(found?.json);
-    if (cached) return { hit: true, value: cached.value };
+    if (found?.json !== undefined) {
+      const cached = asText ? (readable(found.json) ? { value: found.json } : undefined) : decode(found.json);
+      if (cached) {
+        keepCopy(found.json);
+        return { hit: true, value: cached.value };
+      }
+    }
     const loaded = await load();
     if (loaded === undefined) return { hit: false, value: undefined };
-    const json = JSON.stringify(loaded);
+    const json = asText ? (loaded as string) : JSON.stringify(loaded);
     // No stamp (the read failed) means we cannot prove freshness, so the result is not stored.
-    if (found && !flight.stale && storable(ttlSeconds)) {
-      await store.write(flight.key, json, ttlSeconds, flight.tags, found.stamp).catch(() => undefined);
+    if (found && !flight.stale && storable(options.ttlSeconds)) {
+      await store
+        .write(flight.key, json, options.ttlSeconds, flight.tags, found.stamp)
+        .catch(() => undefined);
+      keepCopy(json);
     }
     // Hand back what a later hit would return, so e.g. a Date is a string on the first request too.
-    return { hit: false, value: JSON.parse(json) as unknown };
+    return { hit: false, value: asText ? json : (JSON.parse(json) as unknown) };
+  }
+
+  async function loadThrough(
+    key: string,
+    options: CacheWriteOptions,
+    load: () => Promise<unknown>,
+    asText: boolean,
+  ): Promise<unknown> {
+    if (local && options.localTtlSeconds) {
+      const copy = local.read(key);
+      if (copy !== undefined) {
+        count(key, true);
+        return asText ? copy : (JSON.parse(copy) as unknown);
+      }
+    }
+    // Text and parsed loads of one key do not share a flight: their results differ in kind.
+    const id = asText ? `text\0${key}` : key;
+    let flight = flights.get(id);
+    if (!flight) {
+      const state = { key, tags: options.tags ?? [], stale: false };
+      const created: Flight = Object.assign(state, {
+        promise: fly(state, options, load, asText).finally(() => {
+          if (flights.get(id) === created) flights.delete(id);
+        }),
+      });
+      flights.set(id, (flight = created));
+    }
+    try {
+      const { hit, value } = await flight.promise;
+      count(key, hit);
+      return value;
+    } catch (err) {
+      count(key, false);
+      throw err;
+    }
   }
 
   return {
@@ -98,44 +197,126 @@ export function createCache(opts: {
     async set<T>(key: string, value: T, options: CacheWriteOptions) {
       const json = JSON.stringify(value);
       supersede((flight) => flight.key === key);
-      if (json === undefined || !storable(options.ttlSeconds)) return;
-      await store.write(key, json, options.ttlSeconds, options.tags ?? []).catch(() => undefined);
+      local?.drop({ kind: 'key', value: key });
+      if (json !== undefined && storable(options.ttlSeconds)) {
+        await store.write(key, json, options.ttlSeconds, options.tags ?? []).catch(() => undefined);
+      }
+      // Other processes may hold a local copy of the old value; a write never fails a request.
+      await local?.broadcast({ kind: 'key', value: key }).catch(() => undefined);
     },
 
     async getOrLoad<T>(key: string, options: CacheWriteOptions, load: () => Promise<T>) {
-      let flight = flights.get(key);
-      if (!flight) {
-        const state = { key, tags: options.tags ?? [], stale: false };
-        const created: Flight = Object.assign(state, {
-          promise: fly(state, options.ttlSeconds, load).finally(() => {
-            if (flights.get(key) === created) flights.delete(key);
-          }),
-        });
-        flights.set(key, (flight = created));
-      }
-      try {
-        const { hit, value } = await flight.promise;
-        count(key, hit);
-        return value as T;
-      } catch (err) {
-        count(key, false);
-        throw err;
-      }
+      return (await loadThrough(key, options, load, false)) as T;
+    },
+
+    async getOrLoadJson(key: string, options: CacheWriteOptions, load: () => Promise<string>) {
+      return (await loadThrough(key, options, load, true)) as string;
     },
 
     async del(key: string) {
-      supersede((flight) => flight.key === key);
-      await store.del(key);
+      await invalidate({ kind: 'key', value: key }, () => store.del(key));
     },
 
     async delByPrefix(prefix: string) {
-      supersede((flight) => flight.key.startsWith(prefix));
-      await store.delByPrefix(prefix);
+      await invalidate({ kind: 'prefix', value: prefix }, () => store.delByPrefix(prefix));
     },
 
     async delByTag(tag: string) {
-      supersede((flight) => flight.tags.includes(tag));
-      await store.delByTag(tag);
+      await invalidate({ kind: 'tag', value: tag }, () => store.delByTag(tag));
+    },
+  };
+}
+
+/**
+ * Local copies of shared entries (an L1 in front of Redis), kept only while this process is subscribed to
+ * the invalidation channel. Every del, delByPrefix, delByTag and set publishes what it covered after
+ * changing Redis, and each process drops its matching copies (and supersedes matching loads) on receipt.
+ *
+ * Staleness bound: in the process that ran the invalidation, none (copies are dropped before it returns).
+ * In other processes, a copy can outlive the edit by the time Redis takes to deliver the message (well
+ * under a millisecond on one host, more on a slow network), never longer than `localTtlSeconds`. While the
+ * subscription is down no copy is kept or served, and all copies are dropped when it goes down; a message
+ * lost in the moment before the connection is seen closing is covered by the copy's own short TTL.
+ */
+function createLocalTier(
+  redis: Redis,
+  keyPrefix: string,
+  maxEntries: number,
+  onRemote: (scope: Scope) => void,
+) {
+  const copies = memoryStore(maxEntries);
+  const channel = `${keyPrefix}cache-invalidations`;
+  const origin = randomBytes(8).toString('hex');
+  let subscriber: Redis | undefined;
+  let subscribed = false;
+  // Changes whenever the subscription starts or stops: a load only keeps a copy if it began and ended
+  // within one subscription, so no message it should have seen can have been missed.
+  let epoch = 0;
+
+  const dropSync = (scope: Scope) =>
+    void (scope.kind === 'key'
+      ? copies.del(scope.value)
+      : scope.kind === 'prefix'
+        ? copies.delByPrefix(scope.value)
+        : copies.delByTag(scope.value));
+
+  function subscribe() {
+    if (subscriber) return;
+    // A subscribed connection can run no other commands, so the channel gets its own.
+    const sub = redis.duplicate({ autoResubscribe: false });
+    subscriber = sub;
+    sub.on('error', () => undefined); // the shared connection already reports Redis errors
+    sub.on('ready', () => {
+      sub.subscribe(channel).then(
+        () => {
+          subscribed = true;
+          epoch += 1;
+        },
+        () => undefined,
+      );
+    });
+    sub.on('close', () => {
+      subscribed = false;
+      epoch += 1;
+      copies.clear();
+    });
+    sub.on('message', (_channel: string, text: string) => {
+      let message: { o?: unknown; k?: unknown; v?: unknown };
+      try {
+        message = JSON.parse(text) as typeof message;
+      } catch {
+        return;
+      }
+      const { o, k, v } = message;
+      if (o === origin || typeof v !== 'string' || (k !== 'key' && k !== 'prefix' && k !== 'tag')) return;
+      dropSync({ kind: k, value: v });
+      onRemote({ kind: k, value: v });
+    });
+    // The platform closes the shared connection on shutdown; the subscriber goes with it.
+    redis.once('end', () => sub.disconnect());
+  }
+
+  return {
+    /** The current subscription epoch, or undefined when copies cannot be kept (not subscribed yet). */
+    epoch(): number | undefined {
+      subscribe();
+      return subscribed ? epoch : undefined;
+    },
+    read(key: string): string | undefined {
+      return subscribed ? copies.peek(key) : undefined;
+    },
+    keep(key: string, json: string, options: CacheWriteOptions, since: number) {
+      if (!subscribed || epoch !== since || !storable(options.localTtlSeconds ?? 0)) return;
+      void copies.write(
+        key,
+        json,
+        Math.min(options.localTtlSeconds!, options.ttlSeconds),
+        options.tags ?? [],
+      );
+    },
+    drop: dropSync,
+    async broadcast(scope: Scope) {
+      await redis.publish(channel, JSON.stringify({ o: origin, k: scope.kind, v: scope.value }));
     },
   };
 }
@@ -161,7 +342,7 @@ function decode(json: string | undefined): { value: unknown } | undefined {
   }
 }
 
-function memoryStore(max: number): Store {
+function memoryStore(max: number): Store & { peek(key: string): string | undefined; clear(): void } {
   const keysByTag = new Map<string, Set<string>>();
   const tagsByKey = new Map<string, string[]>();
   const untag = (key: string) => {
@@ -181,6 +362,13 @@ function memoryStore(max: number): Store {
     kind: 'memory',
     async read(key) {
       return { json: lru.get(key), stamp: [] };
+    },
+    /** Synchronous read, for the local tier's hot path. */
+    peek(key) {
+      return lru.get(key);
+    },
+    clear() {
+      lru.clear();
     },
     async write(key, json, ttlSeconds, tags) {
       lru.set(key, json, { ttl: ttlSeconds * 1000 });

@@ -63,6 +63,12 @@ export const envSchema = z.object({
   JOBS_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(60).default(2),
   JOBS_RETRY_LIMIT: int(0, 100).default(5),
   JOBS_RETRY_DELAY_SECONDS: int(1, 3600).default(5),
+  /** Outbound webhooks: delay before the first retry (doubles each retry, plus up to 100% jitter). */
+  WEBHOOKS_RETRY_DELAY_SECONDS: int(1, 3600).default(30),
+  /** Retries after the first attempt before a webhook delivery is dead (10 at 30 s spans ~8.5–17 h). */
+  WEBHOOKS_RETRY_LIMIT: int(0, 25).default(10),
+  /** Lets webhook endpoints target private, loopback, link-local and CGNAT addresses (on-premises receivers, tests). */
+  WEBHOOKS_ALLOW_PRIVATE_TARGETS: bool.default(false),
 
   STORAGE_DIR: z.string().min(1).optional(),
   SIGNED_URL_TTL_SECONDS: int(10, 7 * 86_400).default(3600),
@@ -247,6 +253,11 @@ function toConfig(env: Env, secrets: Secrets, oauthProviders: OAuthProviderSetti
       pollIntervalSeconds: env.JOBS_POLL_INTERVAL_SECONDS,
       retryLimit: env.JOBS_RETRY_LIMIT,
       retryDelaySeconds: env.JOBS_RETRY_DELAY_SECONDS,
+    },
+    webhooks: {
+      retryDelaySeconds: env.WEBHOOKS_RETRY_DELAY_SECONDS,
+      retryLimit: env.WEBHOOKS_RETRY_LIMIT,
+      allowPrivateTargets: env.WEBHOOKS_ALLOW_PRIVATE_TARGETS,
     },
     storage: env.S3_BUCKET
       ? {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -10,7 +11,14 @@ import { ValidationError } from './errors.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { createJobs } from './jobs.ts';
 import { createLogger } from './logger.ts';
-import { createMailer, devMailboxRoutes, idempotencyJobId, type Mailer } from './mail.ts';
+import {
+  createMailer,
+  devMailboxRoutes,
+  idempotencyJobId,
+  MAX_ATTACHMENT_BYTES,
+  MAX_ATTACHMENTS,
+  type Mailer,
+} from './mail.ts';
 import { createMetrics } from './metrics.ts';
 
 const FROM = 'Lectern Test <no-reply@lectern.test>';
@@ -174,6 +182,62 @@ describe('mailer with the embedded mailbox transport', () => {
     expect((await sendEmailJobs(h.database)).length).toBe(before);
   });
 
+  it('keeps attachments in the mailbox as metadata and refuses bad or oversized ones', async () => {
+    const to = 'attached@example.test';
+    const pdf = Buffer.from('%PDF-1.4\n% a tiny file\n%%EOF\n');
+    await h.mailer.send({
+      to,
+      subject: 'Your receipt',
+      text: 'Attached',
+      headers: { 'X-Lectern-Kind': 'receipt' },
+      attachments: [
+        { filename: 'receipt-7.pdf', contentType: 'application/pdf', contentBase64: pdf.toString('base64') },
+      ],
+    });
+    const [item] = await waitFor(async () => {
+      const items = await inbox(h, to);
+      return items.length === 1 && items;
+    });
+    expect(item!.attachments).toEqual([
+      {
+        filename: 'receipt-7.pdf',
+        contentType: 'application/pdf',
+        size: pdf.length,
+        sha256: createHash('sha256').update(pdf).digest('hex'),
+      },
+    ]);
+    expect(item!.headers).toEqual({ 'X-Lectern-Kind': 'receipt' });
+
+    const before = (await sendEmailJobs(h.database)).length;
+    const ok = { to, subject: 'Hi', text: 'Body' };
+    const file = { filename: 'a.pdf', contentType: 'application/pdf', contentBase64: 'JVBERg==' };
+    const tooBig = Buffer.alloc(MAX_ATTACHMENT_BYTES / 2 + 1).toString('base64');
+    const cases: Array<[Parameters<Mailer['send']>[0], string]> = [
+      [{ ...ok, attachments: [{ ...file, contentBase64: 'not base64!' }] }, 'attachments.0.contentBase64'],
+      [{ ...ok, attachments: [{ ...file, filename: '../etc/passwd' }] }, 'attachments.0.filename'],
+      [{ ...ok, attachments: [{ ...file, filename: 'a\r\nBcc: x@example.test' }] }, 'attachments.0.filename'],
+      [{ ...ok, attachments: [{ ...file, contentType: 'pdf' }] }, 'attachments.0.contentType'],
+      [{ ...ok, attachments: Array.from({ length: MAX_ATTACHMENTS + 1 }, () => file) }, 'attachments'],
+      [
+        {
+          ...ok,
+          attachments: [
+            { ...file, contentBase64: tooBig },
+            { ...file, contentBase64: tooBig },
+          ],
+        },
+        'attachments',
+      ],
+      [{ ...ok, headers: { 'X-Lectern-Attachments': '[]' } }, 'headers.X-Lectern-Attachments'],
+    ];
+    for (const [message, field] of cases) {
+      const error = await h.mailer.send(message).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect(error).toMatchObject({ statusCode: 400, details: [expect.objectContaining({ field })] });
+    }
+    expect((await sendEmailJobs(h.database)).length).toBe(before);
+  });
+
   it('serves GET /api/dev/mailbox with the envelope, keyset pages and 400s for bad query strings', async () => {
     const app = Fastify();
     app.setValidatorCompiler(validatorCompiler);
@@ -303,6 +367,38 @@ describe('mailer with SMTP', () => {
       expect(mail!.raw).toMatch(/multipart\/alternative[\s\S]*Plain body here/);
       expect(mail!.raw).toContain('<p>Html body here</p>');
       expect((await h.mailer.listMailbox({ limit: 10 })).items).toEqual([]);
+    } finally {
+      await h.close();
+      await closeSmtp(server);
+    }
+  });
+
+  it('sends attachments over SMTP as MIME parts with their name, type and base64 content', async () => {
+    const received: Received[] = [];
+    const server = smtpServer(received);
+    const port = await listen(server);
+    const h = await startMailer({ smtpUrl: `smtp://127.0.0.1:${port}`, from: FROM });
+    try {
+      const pdf = Buffer.from('%PDF-1.4\n% receipt body\n%%EOF\n');
+      await h.mailer.send({
+        to: 'buyer@example.test',
+        subject: 'Your receipt',
+        text: 'The receipt is attached.',
+        attachments: [
+          {
+            filename: 'receipt-9.pdf',
+            contentType: 'application/pdf',
+            contentBase64: pdf.toString('base64'),
+          },
+        ],
+      });
+      await waitFor(async () => received.length === 1);
+      const raw = received[0]!.raw;
+      expect(raw).toMatch(/Content-Type: multipart\/mixed/);
+      expect(raw).toMatch(/Content-Type: application\/pdf; name=receipt-9\.pdf/);
+      expect(raw).toMatch(/Content-Disposition: attachment; filename=receipt-9\.pdf/);
+      expect(raw).toContain(pdf.toString('base64'));
+      expect(raw).toContain('The receipt is attached.');
     } finally {
       await h.close();
       await closeSmtp(server);

@@ -13,6 +13,33 @@ import type { Logger } from './logger.ts';
 import { devMailbox } from './platform.tables.ts';
 
 export const SEND_EMAIL_JOB = 'platform.sendEmail';
+/**
+ * Attachments travel inside the send job's row until delivery, so they are kept small: receipts
+ * and certificates, not course material (link to storage for anything bigger).
+ */
+export const MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024;
+export const MAX_ATTACHMENTS = 10;
+/**
+ * The dev mailbox keeps the description of a message's attachments in its headers record under
+ * this reserved name (a JSON array; callers cannot set it); listMailbox returns it as `attachments`.
+ */
+const ATTACHMENTS_KEY = 'x-lectern-attachments';
+
+/** A file sent with a message; `contentBase64` is the file's bytes in base64. */
+export interface MailAttachment {
+  filename: string;
+  contentType: string;
+  contentBase64: string;
+}
+
+/** What the dev mailbox keeps of an attachment (not its content). */
+export interface MailAttachmentInfo {
+  filename: string;
+  contentType: string;
+  size: number;
+  /** SHA-256 of the content, hex: lets a test compare it with the file it expected. */
+  sha256: string;
+}
 
 export interface MailMessage {
   to: string;
@@ -21,6 +48,8 @@ export interface MailMessage {
   html?: string;
   replyTo?: string;
   headers?: Record<string, string>;
+  /** Files to attach, at most MAX_ATTACHMENTS and MAX_ATTACHMENT_BYTES in all (decoded). */
+  attachments?: MailAttachment[];
   /** caller-chosen id for idempotency, e.g. `verify-email:42` */
   idempotencyKey?: string;
   /** Passed to delivery listeners with each attempt's outcome (e.g. `notification:17`). */
@@ -51,6 +80,7 @@ export interface MailboxItem {
   text: string;
   html: string | null;
   headers: Record<string, string>;
+  attachments: MailAttachmentInfo[];
   /** ISO 8601 UTC */
   createdAt: string;
 }
@@ -73,6 +103,30 @@ export interface Mailer {
 }
 
 const noLineBreaks = (s: string) => !/[\r\n]/.test(s);
+/** Decoded size of canonical base64 text. */
+const base64Bytes = (b64: string) =>
+  (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
+
+// File names end up in MIME headers: no line breaks or control characters, no paths.
+const attachmentSchema = z.object({
+  filename: z
+    .string()
+    .min(1)
+    .max(200)
+    .refine(
+      (name) => ![...name].some((c) => c < ' ' || c === '\x7f' || c === '/' || c === '\\'),
+      'File name must not contain control characters or slashes',
+    ),
+  contentType: z
+    .string()
+    .max(100)
+    .regex(/^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i, 'Invalid content type'),
+  contentBase64: z
+    .string()
+    .min(4)
+    .max(Math.ceil(MAX_ATTACHMENT_BYTES / 3) * 4)
+    .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'Content must be base64'),
+});
 
 // Header names and values end up verbatim in the SMTP stream: line breaks would let a caller inject headers.
 const messageSchema = z.object({
@@ -83,8 +137,19 @@ const messageSchema = z.object({
   replyTo: z.email().max(254).optional(),
   headers: z
     .record(
-      z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'Invalid header name'),
+      z
+        .string()
+        .regex(/^[A-Za-z0-9-]{1,64}$/, 'Invalid header name')
+        .refine((name) => name.toLowerCase() !== ATTACHMENTS_KEY, 'Reserved header name'),
       z.string().max(998).refine(noLineBreaks, 'Header values must be one line'),
+    )
+    .optional(),
+  attachments: z
+    .array(attachmentSchema)
+    .max(MAX_ATTACHMENTS)
+    .refine(
+      (list) => list.reduce((sum, a) => sum + base64Bytes(a.contentBase64), 0) <= MAX_ATTACHMENT_BYTES,
+      `Attachments must not exceed ${MAX_ATTACHMENT_BYTES} bytes in all`,
     )
     .optional(),
   idempotencyKey: z.string().min(1).max(200).optional(),
@@ -103,6 +168,32 @@ export function idempotencyJobId(key: string): string {
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const attachmentInfoList = z.array(
+  z.object({ filename: z.string(), contentType: z.string(), size: z.number(), sha256: z.string() }),
+);
+
+/** Splits the stored headers record into the message's headers and its attachments. */
+function fromStoredHeaders(stored: Record<string, string>) {
+  const { [ATTACHMENTS_KEY]: described, ...headers } = stored;
+  let attachments: MailAttachmentInfo[] = [];
+  if (described) {
+    const parsed = attachmentInfoList.safeParse(JSON.parse(described));
+    if (parsed.success) attachments = parsed.data;
+  }
+  return { headers, attachments };
+}
+
+/** The dev mailbox's record of an attachment: name, type, size and hash of the decoded bytes. */
+function describeAttachment(a: MailAttachment): MailAttachmentInfo {
+  const bytes = Buffer.from(a.contentBase64, 'base64');
+  return {
+    filename: a.filename,
+    contentType: a.contentType,
+    size: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
 }
 
 const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
@@ -191,6 +282,16 @@ export function createMailer(opts: {
         ...(message.html ? { html: message.html } : {}),
         ...(message.replyTo ? { replyTo: message.replyTo } : {}),
         ...(message.headers ? { headers: message.headers } : {}),
+        ...(message.attachments?.length
+          ? {
+              attachments: message.attachments.map((a) => ({
+                filename: a.filename,
+                contentType: a.contentType,
+                content: a.contentBase64,
+                encoding: 'base64',
+              })),
+            }
+          : {}),
       });
       response = String(info.response ?? '');
     } else {
@@ -203,7 +304,12 @@ export function createMailer(opts: {
           subject: message.subject,
           text: message.text,
           html: message.html ?? null,
-          headers: message.headers ?? {},
+          headers: {
+            ...message.headers,
+            ...(message.attachments?.length
+              ? { [ATTACHMENTS_KEY]: JSON.stringify(message.attachments.map(describeAttachment)) }
+              : {}),
+          },
         })
         .onConflictDoNothing({ target: devMailbox.jobId });
     }
@@ -259,7 +365,11 @@ export function createMailer(opts: {
         .limit(limit + 1);
       const page = rows.slice(0, limit);
       return {
-        items: page.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })),
+        items: page.map((r) => ({
+          ...r,
+          ...fromStoredHeaders(r.headers),
+          createdAt: r.createdAt.toISOString(),
+        })),
         nextCursor: rows.length > limit ? page.at(-1)!.id : null,
       };
     },
@@ -276,6 +386,16 @@ const mailboxItemSchema = z
     text: z.string(),
     html: z.string().nullable(),
     headers: z.record(z.string(), z.string()),
+    attachments: z
+      .array(
+        z.object({
+          filename: z.string(),
+          contentType: z.string(),
+          size: z.number().int().meta({ description: 'Bytes' }),
+          sha256: z.string().meta({ description: 'Of the content, hex' }),
+        }),
+      )
+      .meta({ description: 'Attached files, described (their content is not kept)' }),
     createdAt: z.string().meta({ example: '2025-07-28T18:07:00.000Z' }),
   })
   .meta({ id: 'DevMailboxItem' });

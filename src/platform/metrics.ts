@@ -19,6 +19,12 @@ export function createMetrics() {
       labelNames: ['queue', 'outcome'] as const,
       registers: [registry],
     }),
+    jobsDeadLettered: new Counter({
+      name: 'lectern_jobs_dead_lettered_total',
+      help: 'Jobs that failed their last attempt and went to the dead-letter queue, by queue',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
     jobsEnqueued: new Counter({
       name: 'lectern_jobs_enqueued_total',
       help: 'Jobs enqueued by queue',
