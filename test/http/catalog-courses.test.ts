@@ -336,11 +336,13 @@ describe('catalog: course authoring', () => {
       expect(await t.app.modules.catalog.getCourse(c.courseId)).toEqual({
         courseId: c.courseId,
         title: expect.any(String),
+        slug: expect.any(String),
         status: 'draft',
         ownerId: owner.userId,
         priceMinor: 1250,
         currency: 'USD',
         instructorIds: [owner.userId],
+        prerequisiteIds: [],
       });
       expect(await t.app.modules.catalog.getCourse(99999999)).toBeNull();
       t.app.modules.catalog.setEnrollmentCheck(async (id) => id === c.courseId);

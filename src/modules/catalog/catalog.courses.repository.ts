@@ -182,6 +182,32 @@ export async function listLessonSummaries(db: DbOrTx, courseId: number) {
     .orderBy(asc(lessons.position), asc(lessons.id));
 }
 
+/** A course's lessons with bodies, ordered within their sections (the enrolled student's content). */
+export async function listLessonContent(db: DbOrTx, courseId: number) {
+  return db
+    .select()
+    .from(lessons)
+    .where(eq(lessons.courseId, courseId))
+    .orderBy(asc(lessons.position), asc(lessons.id));
+}
+
+/** Id, title, slug and status of the courses among `ids` that exist (titles for other modules' lists). */
+export async function listCourseSummaries(db: DbOrTx, ids: number[]) {
+  if (ids.length === 0) return [];
+  return db
+    .select({ courseId: courses.id, title: courses.title, slug: courses.slug, status: courses.status })
+    .from(courses)
+    .where(inArray(courses.id, ids));
+}
+
+/** Moves a course's popularity counter by `delta`, never below zero. */
+export async function adjustEnrollmentCount(db: DbOrTx, courseId: number, delta: 1 | -1) {
+  await db
+    .update(courses)
+    .set({ enrollmentCount: sql`greatest(${courses.enrollmentCount} + ${delta}, 0)` })
+    .where(eq(courses.id, courseId));
+}
+
 export async function countLessons(db: DbOrTx, courseId: number): Promise<number> {
   const [row] = await db.select({ n: count() }).from(lessons).where(eq(lessons.courseId, courseId));
   return Number(row?.n ?? 0);

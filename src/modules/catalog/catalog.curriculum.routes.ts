@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { bearerSecurity, principalOf } from '../../platform/http/auth.ts';
 import { responses, successBody } from '../../platform/http/envelope.ts';
 import type { RouteContext } from '../../platform/http/route-context.ts';
@@ -18,6 +19,18 @@ import {
   updateSectionBody,
 } from './catalog.curriculum.schemas.ts';
 import type { CurriculumService } from './catalog.curriculum.service.ts';
+
+/** A lesson as a reader sees it: the lesson plus why it is locked and, under drip, when it opens. */
+const lessonView = lessonResult.extend({
+  lockReason: z.enum(['not_enrolled', 'not_released']).optional().meta({
+    description:
+      'Present when `locked`: `not_enrolled` (enroll to read it) or `not_released` (drip: opens at `availableAt`)',
+  }),
+  availableAt: z
+    .string()
+    .optional()
+    .meta({ description: 'When a drip-locked lesson opens for the caller (ISO 8601 UTC)' }),
+});
 
 const editorsOnly =
   'Owner, co-instructors and admins only: others get 403 on a published course and 404 on a draft or archived one.';
@@ -121,9 +134,9 @@ export function curriculumRoutes(curriculum: CurriculumService) {
           tags: ['curriculum'],
           summary: 'One lesson',
           description:
-            'Anyone may read a lesson of a published course. `body` and `resources` are included for the course’s instructors and admins, and for preview lessons; otherwise `locked` is true. Lessons of draft or archived courses are 404 to all but editors.',
+            'Anyone may read a lesson of a published course. `body` and `resources` are included for the course’s instructors and admins, for preview lessons, and for enrolled students once the lesson is released (drip: `releaseAfterDays` after their enrollment, or at `releaseAt`); otherwise `locked` is true and `lockReason` says why. Lessons of draft courses are 404 to all but editors; those of archived courses also stay open to their enrolled students.',
           params: lessonIdParams,
-          response: responses({ data: lessonResult }, [401, 404]),
+          response: responses({ data: lessonView }, [401, 404]),
         },
       },
       async (request) => successBody(await curriculum.getLesson(request.principal, request.params.id)),

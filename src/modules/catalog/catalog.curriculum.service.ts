@@ -11,14 +11,23 @@ import type {
   ReorderInput,
   UpdateLessonInput,
 } from './catalog.curriculum.schemas.ts';
+import * as coursesRepo from './catalog.courses.repository.ts';
 import { LESSON_ADDED, type LessonAdded } from './catalog.events.ts';
-import { coursePolicy } from './catalog.policy.ts';
+import { coursePolicy, type LessonAccess, type LessonAccessCheck } from './catalog.policy.ts';
 import * as repo from './catalog.repository.ts';
 import type { CourseRow } from './catalog.repository.ts';
 
 export interface CurriculumDeps {
   platform: Pick<Platform, 'db' | 'cache' | 'events'>;
 }
+
+/** A lesson as `GET /api/lessons/{id}` shows it: why it is locked and, under drip, when it opens. */
+export type LessonView = LessonResult & {
+  lockReason?: 'not_enrolled' | 'not_released';
+  availableAt?: string;
+};
+
+const NOT_ENROLLED: LessonAccess = { status: 'not_enrolled' };
 
 const sectionOut = (s: SectionRow) => ({
   sectionId: s.id,
@@ -56,6 +65,8 @@ const lastLesson = () =>
 /** Sections and lessons of a course: ordered, gap-free, edited one course-lock at a time. */
 export function createCurriculumService({ platform }: CurriculumDeps) {
   const { db } = platform;
+  // Nobody is enrolled until the enrollment module plugs its check in.
+  let checkLessonAccess: LessonAccessCheck = async () => NOT_ENROLLED;
 
   /**
    * Runs `work` in a transaction holding the course's row lock, after checking the caller may
@@ -203,18 +214,71 @@ export function createCurriculumService({ platform }: CurriculumDeps) {
       });
     },
 
-    /** One lesson; the body and resources only for editors and preview lessons of a published course. */
-    async getLesson(principal: Principal | undefined, lessonId: number) {
+    /**
+     * One lesson. The body and resources for editors, for preview lessons of a published course, and
+     * for enrolled students once the lesson is released (drip); others see it locked, with why.
+     */
+    async getLesson(principal: Principal | undefined, lessonId: number): Promise<LessonView> {
       const lesson = await curriculumRepo.findLesson(db, lessonId);
       if (!lesson) throw new NotFound('Lesson not found');
       const course = await repo.findCourseByIdOrSlug(db, lesson.courseId);
       if (!course) throw new NotFound('Lesson not found');
       const instructorIds = await repo.listCourseInstructorIds(db, course.id);
-      if (!coursePolicy.canSee(principal, course, instructorIds)) throw new NotFound('Lesson not found');
-      return lessonOut(
-        lesson,
-        coursePolicy.canReadLessonBody(principal, course, instructorIds, lesson.isPreview),
-      );
+      const visible = coursePolicy.canSee(principal, course, instructorIds);
+      if (visible && coursePolicy.canReadLessonBody(principal, course, instructorIds, lesson.isPreview)) {
+        return lessonOut(lesson, true);
+      }
+      const access = principal
+        ? await checkLessonAccess(principal.userId, {
+            lessonId: lesson.id,
+            courseId: lesson.courseId,
+            isPreview: lesson.isPreview,
+            releaseAfterDays: lesson.releaseAfterDays,
+            releaseAt: lesson.releaseAt,
+          })
+        : NOT_ENROLLED;
+      const enrolled = access.status !== 'not_enrolled';
+      if (!visible && !(enrolled && coursePolicy.staysOpenToEnrolled(course))) {
+        throw new NotFound('Lesson not found');
+      }
+      if (access.status === 'open') return lessonOut(lesson, true);
+      if (access.status === 'not_released') {
+        return {
+          ...lessonOut(lesson, false),
+          lockReason: 'not_released',
+          availableAt: access.availableAt.toISOString(),
+        };
+      }
+      return { ...lessonOut(lesson, false), lockReason: 'not_enrolled' };
+    },
+
+    /** For the enrollment module: lets enrolled students read lesson bodies, respecting drip. */
+    setLessonAccessCheck(check: LessonAccessCheck) {
+      checkLessonAccess = check;
+    },
+
+    /**
+     * A course with its sections and their lessons in order, bodies included, or null: for the
+     * enrollment module, which decides what of it a student may read.
+     */
+    async getCourseContent(courseId: number) {
+      const course = await repo.findCourseByIdOrSlug(db, courseId);
+      if (!course) return null;
+      const [sectionRows, lessonRows] = await Promise.all([
+        curriculumRepo.listSections(db, course.id),
+        coursesRepo.listLessonContent(db, course.id),
+      ]);
+      return {
+        courseId: course.id,
+        title: course.title,
+        status: course.status,
+        sections: sectionRows.map((s) => ({
+          sectionId: s.id,
+          title: s.title,
+          position: s.position,
+          lessons: lessonRows.filter((l) => l.sectionId === s.id).map((l) => lessonOut(l, true)),
+        })),
+      };
     },
 
     /** Changes any lesson field but its place (use reorder for that). */

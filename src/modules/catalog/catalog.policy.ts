@@ -21,6 +21,9 @@ export const coursePolicy = {
   canSee: (p: Principal | undefined, course: CourseRow, instructorIds: number[]) =>
     course.status === 'published' || coursePolicy.canEdit(p, course, instructorIds),
 
+  /** Enrolled students keep reading a course after it is archived (they bought it); never a draft. */
+  staysOpenToEnrolled: (course: CourseRow) => course.status !== 'draft',
+
   /** Full lesson bodies: editors always, everyone for preview lessons of a visible course. */
   canReadLessonBody: (
     p: Principal | undefined,
@@ -29,3 +32,19 @@ export const coursePolicy = {
     isPreview: boolean,
   ) => coursePolicy.canEdit(p, course, instructorIds) || (course.status === 'published' && isPreview),
 };
+
+/** What the enrollment module is told about a lesson a signed-in non-editor wants to read. */
+export interface LessonGate {
+  lessonId: number;
+  courseId: number;
+  isPreview: boolean;
+  releaseAfterDays: number | null;
+  releaseAt: Date | null;
+}
+
+/** The enrollment module's answer: open, not enrolled, or enrolled but not released yet (drip). */
+export type LessonAccess =
+  { status: 'open' } | { status: 'not_enrolled' } | { status: 'not_released'; availableAt: Date };
+
+/** Decides whether a user may read a lesson's body; the enrollment module supplies the real check. */
+export type LessonAccessCheck = (userId: number, lesson: LessonGate) => Promise<LessonAccess>;

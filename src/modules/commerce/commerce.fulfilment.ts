@@ -59,21 +59,24 @@ export function createFulfilment({ platform }: { platform: Pick<Platform, 'event
         'paid',
         `Paid by ${payment.method} (${payment.transactionId})`,
       );
-      await postLedger(tx, {
-        kind: 'purchase',
-        reference: `purchase:payment:${payment.id}`,
-        description: `Course "${order.courseTitle}" (order ${order.id})`,
-        entries: [
-          {
-            account: sourceAccount(payment.method, payment.userId, payment.currency),
-            amountMinor: -payment.amountMinor,
-          },
-          {
-            account: { kind: 'platform_revenue', currency: payment.currency },
-            amountMinor: payment.amountMinor,
-          },
-        ],
-      });
+      // An order a coupon paid in full moves no money, so it has no ledger transaction.
+      if (payment.amountMinor > 0) {
+        await postLedger(tx, {
+          kind: 'purchase',
+          reference: `purchase:payment:${payment.id}`,
+          description: `Course "${order.courseTitle}" (order ${order.id})`,
+          entries: [
+            {
+              account: sourceAccount(payment.method, payment.userId, payment.currency),
+              amountMinor: -payment.amountMinor,
+            },
+            {
+              account: { kind: 'platform_revenue', currency: payment.currency },
+              amountMinor: payment.amountMinor,
+            },
+          ],
+        });
+      }
       await platform.events.publish<PaymentSucceeded>(tx, PAYMENT_SUCCEEDED, {
         paymentId: payment.id,
         transactionId: payment.transactionId,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../../platform/db.ts';
 import { couponRedemptions, orderEvents, orders, payments } from './commerce.tables.ts';
 
@@ -121,4 +121,124 @@ export async function updatePayment(
 
 export async function listPaymentsOfOrder(db: DbOrTx, orderId: number): Promise<PaymentRow[]> {
   return db.select().from(payments).where(eq(payments.orderId, orderId)).orderBy(payments.id);
+}
+
+export type NewOrder = typeof orders.$inferInsert;
+
+/**
+ * Inserts a pending order with its first history row; returns undefined when the user already has
+ * a pending order for the course (the partial unique index decides, so concurrent checkouts agree).
+ */
+export async function insertPendingOrder(
+  tx: Tx,
+  values: Pick<
+    NewOrder,
+    'userId' | 'courseId' | 'courseTitle' | 'currency' | 'listPriceMinor' | 'amountMinor' | 'method'
+  >,
+): Promise<OrderRow | undefined> {
+  const [row] = await tx
+    .insert(orders)
+    .values({ ...values, status: 'pending' })
+    .onConflictDoNothing()
+    .returning();
+  if (row) {
+    await tx
+      .insert(orderEvents)
+      .values({ orderId: row.id, fromStatus: null, toStatus: 'pending', reason: 'Order created' });
+  }
+  return row;
+}
+
+/** The user's pending order for a course, locked for the rest of the transaction. */
+export async function lockPendingOrder(
+  tx: Tx,
+  userId: number,
+  courseId: number,
+): Promise<OrderRow | undefined> {
+  const [row] = await tx
+    .select()
+    .from(orders)
+    .where(and(eq(orders.userId, userId), eq(orders.courseId, courseId), eq(orders.status, 'pending')))
+    .for('update');
+  return row;
+}
+
+/** The user's pending order for a course (no lock), e.g. to leave its own coupon use out of a count. */
+export async function findPendingOrderId(
+  db: DbOrTx,
+  userId: number,
+  courseId: number,
+): Promise<number | undefined> {
+  const [row] = await db
+    .select({ id: orders.id })
+    .from(orders)
+    .where(and(eq(orders.userId, userId), eq(orders.courseId, courseId), eq(orders.status, 'pending')));
+  return row?.id;
+}
+
+export async function hasPaidOrder(db: DbOrTx, userId: number, courseId: number): Promise<boolean> {
+  const [row] = await db
+    .select({ id: orders.id })
+    .from(orders)
+    .where(and(eq(orders.userId, userId), eq(orders.courseId, courseId), eq(orders.status, 'paid')));
+  return row !== undefined;
+}
+
+/** Sets a pending order's price snapshot (it is priced again at every checkout attempt). */
+export async function updateOrderPrice(
+  tx: Tx,
+  orderId: number,
+  values: Pick<
+    NewOrder,
+    'courseTitle' | 'listPriceMinor' | 'discountMinor' | 'amountMinor' | 'couponId' | 'couponCode' | 'method'
+  >,
+): Promise<OrderRow> {
+  const [row] = await tx
+    .update(orders)
+    .set({ ...values, updatedAt: sql`now()` })
+    .where(eq(orders.id, orderId))
+    .returning();
+  return row!;
+}
+
+/** Records a history row that does not change the status (e.g. re-priced at a new checkout). */
+export async function insertOrderNote(
+  tx: Tx,
+  orderId: number,
+  status: OrderStatus,
+  reason: string,
+): Promise<void> {
+  await tx
+    .insert(orderEvents)
+    .values({ orderId, fromStatus: status, toStatus: status, reason: reason.slice(0, 300) });
+}
+
+/** Orders newest first, `limit` rows before `beforeId`, optionally of one user and status. */
+export async function listOrders(
+  db: DbOrTx,
+  params: { userId?: number; status?: OrderStatus; beforeId?: number; limit: number },
+): Promise<OrderRow[]> {
+  return db
+    .select()
+    .from(orders)
+    .where(
+      and(
+        params.userId === undefined ? undefined : eq(orders.userId, params.userId),
+        params.status === undefined ? undefined : eq(orders.status, params.status),
+        params.beforeId === undefined ? undefined : lt(orders.id, params.beforeId),
+      ),
+    )
+    .orderBy(desc(orders.id))
+    .limit(params.limit);
+}
+
+/** Ids of orders still pending whose last pricing is older than `before`, oldest first. */
+export async function listStalePendingOrderIds(db: DbOrTx, before: Date, limit: number): Promise<number[]> {
+  const rows = await db
+    .select({ id: orders.id })
+    .from(orders)
+    .where(and(eq(orders.status, 'pending'), lt(orders.updatedAt, before)))
+    .orderBy(asc(orders.id))
+    .limit(limit);
+  return rows.map((r) => r.id);
 }

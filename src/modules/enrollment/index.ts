@@ -4,6 +4,17 @@ import type { Platform } from '../../platform/platform.ts';
 import type { CatalogApi } from '../catalog/index.ts';
 import type { CommerceApi } from '../commerce/index.ts';
 import type { IdentityApi } from '../identity/index.ts';
+import {
+  ORDER_REFUNDED,
+  PAYMENT_SUCCEEDED,
+  type OrderRefunded,
+  type PaymentSucceeded,
+} from '../commerce/index.ts';
+import { createEnrollmentContent } from './enrollment.content.ts';
+import { enrollmentRoutes } from './enrollment.routes.ts';
+import { createEnrollmentService } from './enrollment.service.ts';
+
+export * from './enrollment.events.ts';
 
 export interface EnrollmentDeps {
   platform: Platform;
@@ -19,6 +30,24 @@ export function createEnrollmentModule({ platform, identity, catalog, commerce }
   const routePlugins: RoutePlugin[] = [];
 
   // ── enrollment ──
+  const enrollments = createEnrollmentService({ platform, identity, catalog, payments: commerce });
+  const content = createEnrollmentContent({ platform, catalog });
+  catalog.setEnrollmentCheck(enrollments.hasEnrollments);
+  catalog.setLessonAccessCheck(content.checkLessonAccess);
+  identity.registerExportContributor('enrollment', async (userId) => ({
+    enrollments: await enrollments.exportFor(userId),
+  }));
+  platform.events.subscribe<PaymentSucceeded>({
+    event: PAYMENT_SUCCEEDED,
+    consumer: 'enrollment.enrollBuyer',
+    handle: (event, tx) => enrollments.enrollFromPayment(tx, event.payload),
+  });
+  platform.events.subscribe<OrderRefunded>({
+    event: ORDER_REFUNDED,
+    consumer: 'enrollment.revokeRefunded',
+    handle: (event, tx) => enrollments.revokeForRefund(tx, event.payload),
+  });
+  routePlugins.push(enrollmentRoutes(enrollments, content));
   // ── end enrollment ──
 
   void platform;
@@ -28,6 +57,16 @@ export function createEnrollmentModule({ platform, identity, catalog, commerce }
   return {
     api: {
       // ── api ──
+      /** The user's live (not revoked) enrollment in a course, or null. */
+      findLiveEnrollment: enrollments.findLiveEnrollment,
+      /** Whether the user has a live (not revoked) enrollment in the course. */
+      isEnrolled: enrollments.isEnrolled,
+      /** A course's current students' user ids, ascending, in pages (`afterUserId`, `limit` ≤ 1000). */
+      listStudentIds: enrollments.listStudentIds,
+      /** Course ids of the user's live enrollments. */
+      listCourseIds: enrollments.listCourseIds,
+      /** In-progress enrollments with no recorded activity since `before` (reminders), by id after `afterId`. */
+      listInactiveEnrollments: enrollments.listInactiveEnrollments,
       // ── end api ──
     },
     async routes(app: FastifyInstance, ctx: RouteContext) {
