@@ -4,6 +4,8 @@ import type { Platform } from '../../platform/platform.ts';
 import type { CatalogApi } from '../catalog/index.ts';
 import type { EnrollmentApi } from '../enrollment/index.ts';
 import type { IdentityApi } from '../identity/index.ts';
+import { createWebhooksFeature } from './notifications.webhooks.feature.ts';
+import { createNotificationsFeature } from './notifications.feature.ts';
 
 export interface NotificationsDeps {
   platform: Platform;
@@ -22,9 +24,13 @@ export function createNotificationsModule({ platform, identity, catalog, enrollm
   const routePlugins: RoutePlugin[] = [];
 
   // ── notifications ──
+  const inbox = createNotificationsFeature({ platform, identity, catalog, enrollment });
+  routePlugins.push(...inbox.routes);
   // ── end notifications ──
 
   // ── webhooks ──
+  const webhooks = createWebhooksFeature({ platform, identity, settings: platform.config.webhooks });
+  routePlugins.push(webhooks.routes);
   // ── end webhooks ──
 
   void platform;
@@ -34,6 +40,7 @@ export function createNotificationsModule({ platform, identity, catalog, enrollm
   return {
     api: {
       // ── api ──
+      ...inbox.api,
       // ── end api ──
     },
     async routes(app: FastifyInstance, ctx: RouteContext) {
