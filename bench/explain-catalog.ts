@@ -29,18 +29,22 @@ const browse = createCatalogBrowse({
   cache: createCache({ keyPrefix: 'explain:', metrics: createMetrics() }),
 });
 
+const search = (query: Record<string, string>) => {
+  const parsed = listCoursesQuery.parse(query);
+  return browse.search({ ...parsed, q: parsed.q ?? '' });
+};
+
 const cases: Array<[string, () => Promise<unknown>]> = [
-  ['catalog page, newest', () => browse.listCourses(listCoursesQuery.parse({ limit: '20' }))],
-  ['search "python"', () => browse.listCourses(listCoursesQuery.parse({ q: 'python', limit: '20' }))],
-  [
-    'search "kubernetes workshop" (no exact match)',
-    () => browse.listCourses(listCoursesQuery.parse({ q: 'kubernetes workshop', limit: '20' })),
-  ],
-  ['search "pyhton" (typo)', () => browse.listCourses(listCoursesQuery.parse({ q: 'pyhton', limit: '20' }))],
+  ['catalog page, newest', () => browse.listCoursesJson(listCoursesQuery.parse({ limit: '20' }))],
+  ['search "python"', () => search({ q: 'python', limit: '20' })],
+  ['search "practical" (matches ~40%)', () => search({ q: 'practical', limit: '20' })],
+  ['search "kubernetes workshop"', () => search({ q: 'kubernetes workshop', limit: '20' })],
+  ['search "python" sorted by price', () => search({ q: 'python', sort: 'price_asc', limit: '20' })],
+  ['search "pyhton" (typo)', () => search({ q: 'pyhton', limit: '20' })],
   [
     'filters: category + difficulty, price_asc',
     () =>
-      browse.listCourses(
+      browse.listCoursesJson(
         listCoursesQuery.parse({
           category: 'programming',
           difficulty: 'Beginner',
@@ -49,8 +53,11 @@ const cases: Array<[string, () => Promise<unknown>]> = [
         }),
       ),
   ],
-  ['sort popular', () => browse.listCourses(listCoursesQuery.parse({ sort: 'popular', limit: '20' }))],
-  ['seed 002 list (Beginner)', () => browse.catalogList(catalogListQuery.parse({ difficulty: 'Beginner' }))],
+  ['sort popular', () => browse.listCoursesJson(listCoursesQuery.parse({ sort: 'popular', limit: '20' }))],
+  [
+    'seed 002 list (Beginner)',
+    () => browse.catalogListJson(catalogListQuery.parse({ difficulty: 'Beginner' })),
+  ],
   ['suggest "pyt"', () => browse.suggest('pyt')],
 ];
 

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
+import { searchPaths } from './search-queries.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const resultsDir = path.join(root, 'bench', 'results');
@@ -349,8 +350,13 @@ async function main() {
       env.REDIS_KEY_PREFIX = `lectern-bench:${randomBytes(4).toString('hex')}:`;
     }
     if (options.courses > 0) {
-      log(`generating ${options.courses} courses (lectern seed --courses)`);
-      const seed = startChild('seed', ['bin/lectern.js', 'seed', '--courses', String(options.courses)], env);
+      // --demo adds the category tree, so generated courses are categorised and category facets count.
+      log(`generating ${options.courses} courses (lectern seed --demo --courses)`);
+      const seed = startChild(
+        'seed',
+        ['bin/lectern.js', 'seed', '--demo', '--courses', String(options.courses)],
+        env,
+      );
       await seed.exited;
       if (seed.proc.exitCode !== 0) throw new Error(`seeding failed:\n${seed.output.join('')}`);
     }
@@ -392,25 +398,21 @@ async function main() {
       },
     ];
     if (options.courses > 0) {
-      const words = [
-        'python',
-        'pyhton',
-        'javascript',
-        'data science',
-        'marketing',
-        'excel',
-        'leadership',
-        'kubernetes',
-        'french',
-        'design',
-      ];
-      const searchPaths = Array.from(
-        { length: 200 },
-        (_, i) => `/api/courses?q=${encodeURIComponent(`${words[i % words.length]}`)}&limit=20&minPrice=${i}`,
-      );
+      // The bare server sends the catalog page Lectern serves, as a size reference.
+      const pageBody = await (await fetch(`${lecternUrl}/api/courses?limit=20`)).text();
+      const stored = await fetch(`http://${HOST}:${barePort}/bare-page`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: pageBody,
+      });
+      if (!stored.ok) throw new Error(`storing the reference page failed: HTTP ${stored.status}`);
+      log(`catalog page body: ${Buffer.byteLength(pageBody)} bytes`);
+      // More distinct searches than a run can send, so none repeats (nothing a cache could answer).
+      const searches = searchPaths(Math.max(20_000, (options.duration + options.warmup) * 2_000));
       targets.push(
+        { name: 'bare Fastify, catalog-page body', url: `http://${HOST}:${barePort}/bare-page` },
         { name: 'catalog page (cached)', url: `${lecternUrl}/api/courses?limit=20` },
-        { name: 'search (uncached)', url: `${lecternUrl}/api/courses?q=python`, paths: searchPaths },
+        { name: 'search (uncached)', url: `${lecternUrl}${searches[0]}`, paths: searches },
         { name: 'seed 002 catalog list', url: `${lecternUrl}/api/courses/catalog/list?difficulty=Beginner` },
       );
     }

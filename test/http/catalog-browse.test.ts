@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEARCH_CANDIDATES } from '../../src/modules/catalog/catalog.browse.repository.ts';
 import { catalogCache } from '../../src/modules/catalog/catalog.cache.ts';
+import { generateCourses } from '../../src/modules/catalog/catalog.seed.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { insertCourse } from '../factories/courses.ts';
 import { createUserWithRole } from '../factories/users.ts';
@@ -289,6 +291,83 @@ describe('catalog listing, facets and caching', () => {
     expect(titles((await get(url)).body.data.items)).toEqual(['Cached Renamed']);
     const list = `/api/courses/catalog/list?limit=100`;
     expect(titles((await get(list)).body.data.courses)).toContain('Cached Renamed');
+  });
+
+  it('sends cached pages as the envelope with a fresh timestamp, and fresh data once an edit returns', async () => {
+    const ownerId = owner();
+    const course = await insertCourse(t, { ownerId, title: 'Envelope Original' });
+    await invalidate();
+    const url = `/api/courses?instructor=${ownerId}`;
+    for (const round of [1, 2, 3]) {
+      const before = new Date().toISOString();
+      const res = await get(url);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(Object.keys(res.body)).toEqual(['status', 'data', 'timestamp']);
+      expect(res.body.status).toBe('success');
+      // Built per answer, not cached with the page.
+      expect(res.body.timestamp >= before, `round ${round}`).toBe(true);
+      expect(res.body.data.facetsExhaustive).toBe(true);
+      expect(titles(res.body.data.items)).toEqual(['Envelope Original']);
+    }
+    const list = (await get('/api/courses/catalog/list?limit=100')).body;
+    expect(list.status).toBe('success');
+    expect(titles(list.data.courses)).toContain('Envelope Original');
+    expect((await get('/api/courses/popular?limit=50')).body.data.items.length).toBeGreaterThan(0);
+
+    const edit = await t.request({
+      method: 'PATCH',
+      url: `/api/courses/${course.id}`,
+      token: admin.token,
+      payload: { title: 'Envelope Edited' },
+    });
+    expect(edit.status).toBe(200);
+    expect(titles((await get(url)).body.data.items)).toEqual(['Envelope Edited']);
+    expect(titles((await get('/api/courses/catalog/list?limit=100')).body.data.courses)).toContain(
+      'Envelope Edited',
+    );
+  });
+
+  it('ranks and counts at most SEARCH_CANDIDATES matches of a search, and says so', async () => {
+    const ownerId = owner();
+    const name = 'Quokka Teacher';
+    await generateCourses(t.app.platform.db, {
+      count: SEARCH_CANDIDATES + 50,
+      instructors: [{ userId: ownerId, name }],
+    });
+    const total = (facets: { difficulty: Array<{ count: number }> }) =>
+      facets.difficulty.reduce((sum, f) => sum + f.count, 0);
+
+    const broad = await get(`/api/courses?q=quokka&limit=50`);
+    expect(broad.status).toBe(200);
+    expect(broad.body.data.facetsExhaustive).toBe(false);
+    expect(total(broad.body.data.facets)).toBe(SEARCH_CANDIDATES);
+    expect(broad.body.data.items).toHaveLength(50);
+    // Relevance pages walk the candidates once each, then stop.
+    const seen = new Set<number>(broad.body.data.items.map((i: Item) => i.courseId));
+    let cursor: string | null = broad.body.data.pageInfo.nextCursor;
+    while (cursor) {
+      const page = (await get(`/api/courses?q=quokka&limit=50&cursor=${cursor}`)).body.data;
+      for (const item of page.items) seen.add(item.courseId);
+      cursor = page.pageInfo.nextCursor;
+    }
+    expect(seen.size).toBe(SEARCH_CANDIDATES);
+
+    // Another sort reads every match exactly: the cheapest course overall comes first.
+    const [cheapest] = (await get(`/api/courses?instructor=${ownerId}&sort=price_asc&limit=1`)).body.data
+      .items;
+    const byPrice = (await get(`/api/courses?q=quokka&sort=price_asc&limit=1`)).body.data;
+    expect(byPrice.items[0].price).toBe(cheapest.price);
+    expect(byPrice.pageInfo.hasMore).toBe(true);
+
+    // A narrow search is counted exactly.
+    const narrow = (
+      await get(`/api/courses?q=quokka&instructor=${ownerId}&difficulty=Beginner&minRating=4.9&limit=50`)
+    ).body.data;
+    expect(narrow.pageInfo.hasMore).toBe(false);
+    expect(narrow.facetsExhaustive).toBe(true);
+    const beginners = narrow.facets.difficulty.find((f: { value: string }) => f.value === 'Beginner');
+    expect(beginners?.count ?? 0).toBe(narrow.items.length);
   });
 
   it('does not let /courses/:id capture the static catalog routes', async () => {

@@ -18,17 +18,20 @@ export interface SearchText {
 /** Full-text matches are counted up to this many; fewer means the query is likely misspelt. */
 export const FUZZY_BELOW = 10;
 
-/** How many published courses match `q` by full-text alone, counting no further than `cap`. */
-export async function countFullTextMatches(db: DbOrTx, q: SearchText, cap: number): Promise<number> {
-  const [row] = await rows(
-    db,
-    sql`select count(*)::int as n from (
-      select 1 from catalog.courses c
-      where c.status = 'published' and c.search_vector @@ websearch_to_tsquery('english', ${q.text})
-      limit ${cap}) s`,
-  );
-  return Number(row?.n ?? 0);
-}
+/**
+ * Most matches a search ranks by relevance and counts in its facets: the first this many the indexes
+ * find. Ranking and counting read every candidate row, so without a cap a common word (a few percent
+ * of 100k courses) cost ~100 ms per search; past the cap, relevance is best-of-the-candidates and
+ * facet counts cover the candidates only (the response says so).
+ */
+export const SEARCH_CANDIDATES = 1000;
+
+/**
+ * The cap when typo tolerance is on. Each trigram candidate costs several word-similarity
+ * computations (~50 µs), and loose trigram matches of a misspelt word are mostly noise, so the
+ * closest of the first 200 are as useful as the closest of 1,000 at a fifth of the cost.
+ */
+export const FUZZY_CANDIDATES = 200;
 
 export interface BrowseFilters {
   q?: SearchText;
@@ -85,12 +88,13 @@ const categorySubtree = (category: string) => sql`(
 const tsQuery = (q: SearchText) => sql`websearch_to_tsquery('english', ${q.text})`;
 
 /**
- * Courses matching the text: full-text, or trigram-close title or instructor name. Each branch is
- * its own subquery so each uses its index; an OR of the three on one scan made PostgreSQL fall
- * back to a sequential scan evaluating trigram similarity on every row (EXPLAIN at 100k courses).
+ * What the text matches on a course `c`: full-text, then (when fuzzy) a trigram-close title, then a
+ * trigram-close instructor name. Callers run each condition as its own scan so each uses its index;
+ * an OR of the three on one scan made PostgreSQL fall back to a sequential scan evaluating trigram
+ * similarity on every row (EXPLAIN at 100k courses).
  */
-function textMatch(q: SearchText): SQL {
-  const branches = [sql`select id from catalog.courses where search_vector @@ ${tsQuery(q)}`];
+function textConditions(q: SearchText): SQL[] {
+  const conditions = [sql`c.search_vector @@ ${tsQuery(q)}`];
   // Every word must be close to some word of the title (or name), as every word must match in
   // full-text; one trigram test on the whole phrase let any title sharing one word through.
   const words = q.positive
@@ -103,16 +107,19 @@ function textMatch(q: SearchText): SQL {
         words.map((w) => sql`${column} %> ${w}`),
         sql` and `,
       );
-    branches.push(
-      sql`select id from catalog.courses where ${all(sql`title`)}`,
-      sql`select id from catalog.courses where ${all(sql`instructor_name`)}`,
-    );
+    conditions.push(all(sql`c.title`), all(sql`c.instructor_name`));
   }
-  const match = sql`c.id in (${sql.join(branches, sql` union `)})`;
-  // Exclusions bind the fuzzy matches too, or "python -django" would bring Django back by trigrams.
-  return q.negative
-    ? sql`(${match} and not (c.search_vector @@ websearch_to_tsquery('english', ${q.negative})))`
-    : match;
+  return conditions;
+}
+
+/** Exclusions bind the fuzzy matches too, or "python -django" would bring Django back by trigrams. */
+const exclusion = (q: SearchText) =>
+  q.negative ? [sql`not (c.search_vector @@ websearch_to_tsquery('english', ${q.negative}))`] : [];
+
+/** Courses matching the text, as one condition on `c` (exact pages sorted by something else than relevance). */
+function textMatch(q: SearchText): SQL {
+  const branches = textConditions(q).map((cond) => sql`select c.id from catalog.courses c where ${cond}`);
+  return and([sql`c.id in (${sql.join(branches, sql` union `)})`, ...exclusion(q)]);
 }
 
 /** Weighted relevance: an exact title first, then full-text rank, then title and name closeness. */
@@ -152,14 +159,18 @@ function facetable(f: BrowseFilters) {
   };
 }
 
-function common(f: BrowseFilters): SQL {
+/** Every filter but the text and the facetable ones. */
+function baseFilters(f: BrowseFilters): SQL[] {
   const parts = [sql`c.status = 'published'`];
-  if (f.q) parts.push(textMatch(f.q));
   if (f.tags?.length) parts.push(sql`c.tags @> string_to_array(${f.tags.join(',')}, ',')`);
   if (f.minRating !== undefined) parts.push(sql`c.rating_avg >= ${f.minRating}`);
   if (f.instructorId !== undefined) parts.push(sql`c.owner_id = ${f.instructorId}`);
   if (f.maxDurationMinutes !== undefined) parts.push(sql`c.duration_minutes <= ${f.maxDurationMinutes}`);
-  return and(parts);
+  return parts;
+}
+
+function common(f: BrowseFilters): SQL {
+  return and(f.q ? [...baseFilters(f), textMatch(f.q)] : baseFilters(f));
 }
 
 const sortSpec: Record<Exclude<BrowseSort, 'relevance'>, { key: SQL; cast: string; desc: boolean }> = {
@@ -179,57 +190,143 @@ const summaryColumns = sql`c.id, c.slug, c.title, c.subtitle, c.description, c.o
   c.cover_image_url,
   to_char(c.published_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as published_at`;
 
-/** One keyset page of published courses (`limit + 1` rows, so the caller sees whether more follow). */
-export async function listCoursePage(
-  db: DbOrTx,
-  params: { filters: BrowseFilters; sort: BrowseSort; after?: Keyset; limit: number },
-): Promise<SqlRow[]> {
-  const { filters, sort, after, limit } = params;
+export interface PageParams {
+  filters: BrowseFilters;
+  sort: BrowseSort;
+  after?: Keyset;
+  limit: number;
+}
+
+/** The keyset condition and order of a page sorted on `key`, then on `id` (the same direction). */
+function keysetOf(key: SQL, spec: { cast: string; desc: boolean }, after?: Keyset, id = sql`c.id`) {
+  const cast = sql.raw(spec.cast);
+  const dir = sql.raw(spec.desc ? 'desc' : 'asc');
+  const condition = after
+    ? spec.desc
+      ? sql`(${key}, ${id}) < (${after.key}::${cast}, ${after.id}::int)`
+      : sql`(${key}, ${id}) > (${after.key}::${cast}, ${after.id}::int)`
+    : TRUE;
+  return { condition, order: sql`${key} ${dir}, ${id} ${dir}` };
+}
+
+/** A keyset page over every match (`limit + 1` rows, so the caller sees whether more follow). */
+function exactPage({ filters, sort, after, limit }: PageParams): SQL {
   const spec = specOf(sort, filters.q);
   const f = facetable(filters);
-  const cast = sql.raw(spec.cast);
-  const keyset = after
-    ? spec.desc
-      ? sql`(${spec.key}, c.id) < (${after.key}::${cast}, ${after.id}::int)`
-      : sql`(${spec.key}, c.id) > (${after.key}::${cast}, ${after.id}::int)`
-    : TRUE;
-  const dir = sql.raw(spec.desc ? 'desc' : 'asc');
-  return rows(
-    db,
-    sql`select ${summaryColumns}, (${spec.key})::text as sort_key
+  const keyset = keysetOf(spec.key, spec, after);
+  return sql`select ${summaryColumns}, (${spec.key})::text as sort_key
       from catalog.courses c left join catalog.categories cat on cat.id = c.category_id
       where ${common(filters)} and ${f.category} and ${f.difficulty} and ${f.language} and ${f.price}
-        and ${keyset}
-      order by ${spec.key} ${dir}, c.id ${dir}
-      limit ${limit + 1}`,
-  );
+        and ${keyset.condition}
+      order by ${keyset.order}
+      limit ${limit + 1}`;
+}
+
+/** One keyset page of published courses (`limit + 1` rows, so the caller sees whether more follow). */
+export async function listCoursePage(db: DbOrTx, params: PageParams): Promise<SqlRow[]> {
+  return rows(db, exactPage(params));
 }
 
 /**
- * Facet counts over the current query. Each facet ignores its own filter (the usual drill-down:
- * choosing `Beginner` still shows how many `Advanced` courses match) but applies all others.
+ * Facet counts over `base`, a relation with category_id, difficulty, language, band and the f_* flags
+ * of facetable(). Each facet ignores its own filter (the usual drill-down: choosing `Beginner` still
+ * shows how many `Advanced` courses match) but applies all others.
  */
+const facetCounts = (base: SQL) => {
+  // One pass over `base`: a grouping set per facet, each counting with the other facets' filters.
+  const is = (column: string) => sql.raw(`grouping(${column}) = 0`);
+  return sql`
+    select g.facet, g.value, cat.name, cat.slug, g.n from (
+      select
+        case when ${is('category_id')} then 'category' when ${is('difficulty')} then 'difficulty'
+          when ${is('language')} then 'language' else 'price' end as facet,
+        case when ${is('category_id')} then category_id::text when ${is('difficulty')} then difficulty
+          when ${is('language')} then language else band end as value,
+        (case when ${is('category_id')} then count(*) filter (where f_diff and f_lang and f_price)
+          when ${is('difficulty')} then count(*) filter (where f_cat and f_lang and f_price)
+          when ${is('language')} then count(*) filter (where f_cat and f_diff and f_price)
+          else count(*) filter (where f_cat and f_diff and f_lang) end)::int as n
+      from ${base} b group by grouping sets ((category_id), (difficulty), (language), (band))
+    ) g left join catalog.categories cat on g.facet = 'category' and cat.id::text = g.value
+    where g.n > 0 and (g.facet <> 'category' or cat.id is not null)`;
+};
+
+const facetColumns = (f: ReturnType<typeof facetable>) =>
+  sql`c.category_id, c.difficulty::text as difficulty, c.language, ${bandCase} as band,
+    ${f.category} as f_cat, ${f.difficulty} as f_diff, ${f.language} as f_lang, ${f.price} as f_price`;
+
+/** Facet counts over every published course matching the filters (listings without `q`). */
 export async function countFacets(db: DbOrTx, filters: BrowseFilters): Promise<SqlRow[]> {
   const f = facetable(filters);
   return rows(
     db,
-    sql`with base as (
-        select c.category_id, c.difficulty::text as difficulty, c.language, ${bandCase} as band,
-          ${f.category} as f_cat, ${f.difficulty} as f_diff, ${f.language} as f_lang, ${f.price} as f_price
-        from catalog.courses c where ${common(filters)})
-      select 'category' as facet, cat.id::text as value, cat.name, cat.slug, count(*)::int as n
-        from base join catalog.categories cat on cat.id = base.category_id
-        where f_diff and f_lang and f_price group by cat.id, cat.name, cat.slug
-      union all
-      select 'difficulty', difficulty, null, null, count(*)::int from base
-        where f_cat and f_lang and f_price group by difficulty
-      union all
-      select 'language', language, null, null, count(*)::int from base
-        where f_cat and f_diff and f_price group by language
-      union all
-      select 'price', band, null, null, count(*)::int from base
-        where f_cat and f_diff and f_lang group by band`,
+    sql`with base as (select ${facetColumns(f)} from catalog.courses c where ${common(filters)})
+      ${facetCounts(sql`base`)}`,
   );
+}
+
+export interface SearchResult {
+  /** Published full-text matches of `q`, ignoring the filters, counted up to FUZZY_BELOW. */
+  exactMatches: number;
+  /** Whether the candidates are all the matches (fewer than the cap were found). */
+  exhaustive: boolean;
+  rows: SqlRow[];
+  facets: SqlRow[];
+}
+
+/**
+ * A search page and its facets in one statement. The candidates are the first SEARCH_CANDIDATES
+ * (FUZZY_CANDIDATES with typo tolerance) courses matching `q` and the non-facet filters, found branch by branch (full-text first, then the
+ * fuzzy branches, each excluding what an earlier branch matched, so no course appears twice and the
+ * scan stops at the cap). Facets count the candidates; a relevance page ranks them; a page in any
+ * other order is read exactly from all matches.
+ */
+export async function searchCourses(
+  db: DbOrTx,
+  params: PageParams & { filters: BrowseFilters & { q: SearchText } },
+): Promise<SearchResult> {
+  const { filters, sort, after, limit } = params;
+  const q = filters.q;
+  const f = facetable(filters);
+  const conditions = textConditions(q);
+  const cap = q.fuzzy ? FUZZY_CANDIDATES : SEARCH_CANDIDATES;
+  const branches = conditions.map((condition) => {
+    const where = and([...baseFilters(filters), condition, ...exclusion(q)]);
+    return sql`select c.id, ${facetColumns(f)}, ${relevance(q)} as rank from catalog.courses c where ${where}`;
+  });
+  let page: SQL;
+  if (sort === 'relevance') {
+    // Rank the candidates first and join the course columns for the page's rows only.
+    const keyset = keysetOf(sql`cand.rank`, { cast: 'numeric', desc: true }, after, sql`cand.id`);
+    page = sql`select ${summaryColumns}, top.rank::text as sort_key
+      from (select cand.id, cand.rank from cand
+        where cand.f_cat and cand.f_diff and cand.f_lang and cand.f_price and ${keyset.condition}
+        order by ${keyset.order} limit ${limit + 1}) top
+      join catalog.courses c on c.id = top.id left join catalog.categories cat on cat.id = c.category_id
+      order by top.rank desc, top.id desc`;
+  } else {
+    page = exactPage(params);
+  }
+  const [result] = await rows(
+    db,
+    sql`with cand as materialized (
+        select distinct on (m.id) * from (
+          select * from (${sql.join(branches, sql` union all `)}) u limit ${cap}) m),
+      page as (select p.*, row_number() over () as position from (${page}) p),
+      facets as (${facetCounts(sql`cand`)})
+      select
+        (select count(*)::int from (select 1 from catalog.courses c
+          where c.status = 'published' and c.search_vector @@ ${tsQuery(q)} limit ${FUZZY_BELOW}) e) as exact,
+        (select count(*)::int from cand) as candidates,
+        coalesce((select json_agg(page order by position) from page), '[]'::json) as rows,
+        coalesce((select json_agg(facets) from facets), '[]'::json) as facets`,
+  );
+  return {
+    exactMatches: Number(result?.exact ?? 0),
+    exhaustive: Number(result?.candidates ?? 0) < cap,
+    rows: (result?.rows ?? []) as SqlRow[],
+    facets: (result?.facets ?? []) as SqlRow[],
+  };
 }
 
 /** Published courses, most enrolled first, then best rated. */

@@ -140,6 +140,10 @@ const facetValue = z.object({ value: z.string(), count: z.number().int() });
 export const coursePage = z.object({
   items: z.array(courseSummary),
   pageInfo: z.object({ nextCursor: z.string().nullable(), hasMore: z.boolean() }),
+  facetsExhaustive: z.boolean().meta({
+    description:
+      'false when a search matched more courses than it ranks (1,000; 200 when typo tolerance joins because full-text found fewer than 10): relevance then ranks, and facets count, the first matches found rather than all of them (refine the query to narrow it down). Always true without `q`.',
+  }),
   facets: z.object({
     category: z.array(categoryRef.extend({ count: z.number().int() })),
     difficulty: z.array(facetValue),

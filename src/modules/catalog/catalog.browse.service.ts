@@ -1,13 +1,17 @@
+import { z } from 'zod';
 import type { Cache } from '../../platform/cache.ts';
 import type { Db, SqlRow } from '../../platform/db.ts';
 import { ValidationError } from '../../platform/errors.ts';
 import * as browseRepo from './catalog.browse.repository.ts';
 import type { BrowseFilters, Keyset, SearchText } from './catalog.browse.repository.ts';
-import type {
-  BrowseSort,
-  CatalogListQuery,
-  CourseSummary,
-  ListCoursesQuery,
+import {
+  catalogList,
+  coursePage,
+  popularCourses,
+  type BrowseSort,
+  type CatalogListQuery,
+  type CourseSummary,
+  type ListCoursesQuery,
 } from './catalog.browse.schemas.ts';
 import { catalogCache } from './catalog.cache.ts';
 
@@ -141,56 +145,81 @@ function toFacets(rows: SqlRow[]) {
   };
 }
 
-/** Catalog listing, search, autocomplete and popular courses, with cached listings. */
+function toPage(rows: SqlRow[], facets: SqlRow[], sort: BrowseSort, limit: number) {
+  const page = rows.slice(0, limit);
+  const hasMore = rows.length > limit;
+  return {
+    items: page.map(toSummary),
+    pageInfo: { nextCursor: hasMore ? encodeCursor(sort, page.at(-1)!) : null, hasMore },
+    facets: toFacets(facets),
+  };
+}
+
+/**
+ * Catalog listing, search, autocomplete and popular courses. Listings are cached as the JSON text of
+ * their `data`, validated against the route's schema when filled, so a hit is sent without parsing,
+ * validating or serialising it again; each process also keeps a short-lived local copy.
+ */
 export function createCatalogBrowse({ db, cache }: CatalogBrowseDeps) {
-  const cached = <T>(kind: string, query: unknown, load: () => Promise<T>) =>
-    cache.getOrLoad(
+  const cached = <S extends z.ZodType>(
+    kind: string,
+    query: unknown,
+    schema: S,
+    load: () => Promise<z.output<S>>,
+  ) =>
+    cache.getOrLoadJson(
       catalogCache.listingKey(kind, query),
-      { ttlSeconds: catalogCache.TTL_SECONDS, tags: [catalogCache.listingTag] },
-      load,
+      {
+        ttlSeconds: catalogCache.TTL_SECONDS,
+        tags: [catalogCache.listingTag],
+        localTtlSeconds: catalogCache.LOCAL_TTL_SECONDS,
+      },
+      async () => JSON.stringify(z.encode(schema, await load())),
     );
 
   async function loadPage(query: ListCoursesQuery) {
-    const sort: BrowseSort = query.sort ?? (query.q ? 'relevance' : 'newest');
+    const sort: BrowseSort = query.sort ?? 'newest';
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, sort);
     const filters = filtersOf(query);
-    const run = async (tx: typeof db) => {
-      const rows = await browseRepo.listCoursePage(tx, { filters, sort, after, limit: query.limit });
-      const facets = await browseRepo.countFacets(tx, filters);
-      return { rows, facets };
-    };
-    const { rows, facets } = filters.q
-      ? await browseRepo.withSearchSettings(db, async (tx) => {
-          const q = filters.q!;
-          const exact = await browseRepo.countFullTextMatches(tx, q, browseRepo.FUZZY_BELOW);
-          filters.q = { ...q, fuzzy: exact < browseRepo.FUZZY_BELOW };
-          return run(tx as typeof db);
-        })
-      : await run(db);
-    const page = rows.slice(0, query.limit);
-    const hasMore = rows.length > query.limit;
-    return {
-      items: page.map(toSummary),
-      pageInfo: { nextCursor: hasMore ? encodeCursor(sort, page.at(-1)!) : null, hasMore },
-      facets: toFacets(facets),
-    };
+    const rows = await browseRepo.listCoursePage(db, { filters, sort, after, limit: query.limit });
+    const facets = await browseRepo.countFacets(db, filters);
+    return { ...toPage(rows, facets, sort, query.limit), facetsExhaustive: true };
   }
 
   return {
     /**
-     * One page of published courses with facets. Pages without `q` are cached (dropped on any
-     * visible course or category change); searches are not, as their key space is unbounded.
+     * One page of published courses with facets, without `q`, as the JSON text of the route's `data`.
+     * Cached (dropped on any visible course or category change).
      */
-    async listCourses(query: ListCoursesQuery) {
-      if (query.q !== undefined) return loadPage(query);
+    async listCoursesJson(query: ListCoursesQuery) {
       // Validate the cursor before the cache, so a bad one is a 400 and never a cached entry.
       if (query.cursor !== undefined) decodeCursor(query.cursor, query.sort ?? 'newest');
-      return cached('courses', query, () => loadPage(query));
+      return cached('courses', query, coursePage, () => loadPage(query));
     },
 
-    /** Seed 002's catalog list: exactly its item fields, newest first. */
-    async catalogList(query: CatalogListQuery) {
-      return cached('list', query, async () => {
+    /**
+     * A search (`q` given): one page with facets, never cached (the key space is unbounded). Typo
+     * tolerance joins when full-text finds fewer than FUZZY_BELOW published courses.
+     */
+    async search(query: ListCoursesQuery & { q: string }) {
+      const sort: BrowseSort = query.sort ?? 'relevance';
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, sort);
+      const filters = { ...filtersOf(query), q: parseSearch(query.q) };
+      const params = { filters, sort, after, limit: query.limit };
+      let result = await browseRepo.searchCourses(db, params);
+      if (result.exactMatches < browseRepo.FUZZY_BELOW) {
+        const fuzzy = { ...params, filters: { ...filters, q: { ...filters.q, fuzzy: true } } };
+        result = await browseRepo.withSearchSettings(db, (tx) => browseRepo.searchCourses(tx, fuzzy));
+      }
+      return {
+        ...toPage(result.rows, result.facets, sort, query.limit),
+        facetsExhaustive: result.exhaustive,
+      };
+    },
+
+    /** Seed 002's catalog list: exactly its item fields, newest first; JSON text of `data`, cached. */
+    async catalogListJson(query: CatalogListQuery) {
+      return cached('list', query, catalogList, async () => {
         const rows = await browseRepo.listCoursePage(db, {
           filters: {
             category: query.category,
@@ -217,9 +246,9 @@ export function createCatalogBrowse({ db, cache }: CatalogBrowseDeps) {
       });
     },
 
-    /** Most enrolled published courses, then best rated; cached. */
-    async popular(limit: number) {
-      return cached('popular', { limit }, async () => ({
+    /** Most enrolled published courses, then best rated; JSON text of `data`, cached. */
+    async popularJson(limit: number) {
+      return cached('popular', { limit }, popularCourses, async () => ({
         items: (await browseRepo.listPopularCourses(db, limit)).map(toSummary),
       }));
     },

@@ -12,6 +12,12 @@ export const catalogCache = {
   /** Listing keys share this namespace so metrics group them (`catalog` hits and misses). */
   listingKey: (kind: string, query: unknown) => `catalog:${kind}:${JSON.stringify(query)}`,
   TTL_SECONDS: 300,
+  /**
+   * Listings are also kept in each process for this long, so a hit costs no Redis round trip. The
+   * process that runs an edit drops its copies before the edit returns; other processes drop theirs
+   * when Redis delivers the invalidation (see createLocalTier in platform/cache.ts for the bound).
+   */
+  LOCAL_TTL_SECONDS: 2,
 
   /** Drops a course's detail and every listing; call after the change committed. */
   async invalidateCourse(cache: Cache, courseId: number) {

@@ -6,6 +6,16 @@ import {
   refreshSearchVectorsInRange,
 } from './catalog.repository.ts';
 import { categories, courseInstructors, courses, lessons, sections, tags } from './catalog.tables.ts';
+import {
+  DESCRIPTION_BODIES,
+  DESCRIPTION_INTROS,
+  DESCRIPTION_OUTCOMES,
+  FOCUS,
+  LEVELS,
+  SUBTITLE_OPENERS,
+  SUFFIXES,
+  TOPICS,
+} from './catalog.seed.vocabulary.ts';
 
 export interface SeedInstructor {
   userId: number;
@@ -423,72 +433,16 @@ export async function seedDemoCatalog(
   });
 }
 
-const WORDS = {
-  level: [
-    'Introduction to',
-    'Practical',
-    'Advanced',
-    'Mastering',
-    'Essential',
-    'Applied',
-    'Modern',
-    'Complete',
-    'Hands-on',
-    'Fundamentals of',
-  ],
-  topic: [
-    'Python',
-    'JavaScript',
-    'Data Science',
-    'Marketing',
-    'Accounting',
-    'Photography',
-    'Graphic Design',
-    'French',
-    'Leadership',
-    'Kubernetes',
-    'Rust',
-    'Statistics',
-    'Excel',
-    'SQL',
-    'Negotiation',
-    'UX Research',
-    'Copywriting',
-    'Machine Learning',
-    'Cloud Computing',
-    'Cybersecurity',
-  ],
-  suffix: [
-    'for Beginners',
-    'in Practice',
-    'Bootcamp',
-    'Masterclass',
-    'Crash Course',
-    'for Professionals',
-    'Step by Step',
-    'Made Simple',
-    'Workshop',
-    'from Scratch',
-  ],
-  tag: [
-    'python',
-    'javascript',
-    'data',
-    'marketing',
-    'finance',
-    'design',
-    'language',
-    'leadership',
-    'cloud',
-    'security',
-    'excel',
-    'sql',
-  ],
-};
+/** A deterministic pseudo-random pick per generated row `g`; `salt` decorrelates the columns. */
+const hashOf = (salt: number) => sql.raw(`(hashint4(g + ${salt * 1_000_003}) & 2147483647)`);
+const pick = (words: string[], salt: number) =>
+  sql`(${sql.param(words)}::text[])[1 + ${hashOf(salt)} % ${words.length}]`;
 
 /**
  * Generates `count` published courses for benchmarks, in batches of `batchSize` rows made by one
  * INSERT ... SELECT over generate_series each, then their search documents. Reports progress.
+ * Titles, subtitles, descriptions and tags come from catalog.seed.vocabulary.ts; the topic is
+ * drawn with a mild skew towards the first (most popular) topics.
  */
 export async function generateCourses(
   db: Db,
@@ -501,7 +455,10 @@ export async function generateCourses(
 ): Promise<number> {
   const { count, instructors } = options;
   const batchSize = options.batchSize ?? 2000;
-  const categoryIds = (await db.select({ id: categories.id }).from(categories)).map((c) => c.id);
+  const allCategories = await db.select({ id: categories.id, slug: categories.slug }).from(categories);
+  const idBySlug = new Map(allCategories.map((c) => [c.slug, c.id]));
+  // Each topic's category; topics outside the demo tree stay uncategorised.
+  const topicCategory = TOPICS.map((t) => (t.category ? (idBySlug.get(t.category) ?? null) : null));
   const run = Date.now().toString(36);
   // Arrays go in as single parameters (sql.param); a plain interpolation would expand to a list.
   let done = 0;
@@ -514,24 +471,34 @@ export async function generateCourses(
         rating_avg, rating_count, enrollment_count)
       select
         'gen-' || ${run} || '-' || g,
-        (${sql.param(WORDS.level)}::text[])[1 + (g * 7) % ${WORDS.level.length}] || ' ' || (${sql.param(WORDS.topic)}::text[])[1 + (g * 13) % ${WORDS.topic.length}] || ' ' || (${sql.param(WORDS.suffix)}::text[])[1 + (g * 3) % ${WORDS.suffix.length}],
-        'Generated course number ' || g,
-        'A generated course used for load tests and query plans. Lessons, exercises and projects.',
-        (${sql.param(categoryIds.length ? categoryIds : [null])}::int[])[1 + g % ${Math.max(categoryIds.length, 1)}],
-        array[(${sql.param(WORDS.tag)}::text[])[1 + g % ${WORDS.tag.length}], (${sql.param(WORDS.tag)}::text[])[1 + (g / 7) % ${WORDS.tag.length}]],
-        (array['Beginner','Intermediate','Advanced']::catalog.difficulty[])[1 + g % 3],
-        (array['en','en','en','fr','es','pt'])[1 + g % 6],
-        case when g % 10 = 0 then 0 else ((g * 7919) % 500) * 100 end,
+        ${pick(LEVELS, 1)} || ' ' || topic || ' ' || ${pick(SUFFIXES, 2)},
+        ${pick(SUBTITLE_OPENERS, 3)} || ' ' || ${pick(FOCUS, 4)} || ', ' || ${pick(FOCUS, 5)} || ' and ' || ${pick(FOCUS, 6)},
+        ${pick(DESCRIPTION_INTROS, 7)} || ' ' || topic || '. ' || ${pick(DESCRIPTION_BODIES, 8)} || ' '
+          || ${pick(DESCRIPTION_OUTCOMES, 9)},
+        category_id,
+        array[tag, replace(${pick(FOCUS, 4)}, ' ', '-')],
+        (array['Beginner','Intermediate','Advanced']::catalog.difficulty[])[1 + ${hashOf(10)} % 3],
+        (array['en','en','en','en','en','fr','es','pt','de'])[1 + ${hashOf(11)} % 9],
+        case when ${hashOf(12)} % 10 = 0 then 0 else (${hashOf(13)} % 500) * 100 end,
         'NGN',
         (${sql.param(instructors.map((i) => i.userId))}::int[])[1 + g % ${instructors.length}],
         (${sql.param(instructors.map((i) => i.name))}::text[])[1 + g % ${instructors.length}],
         'published',
         now() - make_interval(mins => g),
-        30 + (g * 31) % 600,
-        round((3 + ((g * 17) % 20) / 10.0)::numeric, 2),
-        (g * 13) % 500,
-        (g * 7) % 5000
-      from generate_series(${start + 1}::int, ${start + n}::int) g
+        30 + ${hashOf(14)} % 600,
+        round((3 + (${hashOf(15)} % 21) / 10.0)::numeric, 2),
+        ${hashOf(16)} % 500,
+        ${hashOf(17)} % 5000
+      from (
+        select g, (${sql.param(TOPICS.map((t) => t.name))}::text[])[t] as topic,
+          (${sql.param(TOPICS.map((t) => t.tag))}::text[])[t] as tag,
+          (${sql.param(topicCategory)}::int[])[t] as category_id
+        from (
+          select g, 1 + least(${TOPICS.length - 1},
+            floor(${TOPICS.length} * power(${hashOf(0)} / 2147483648.0, 1.5)))::int as t
+          from generate_series(${start + 1}::int, ${start + n}::int) g
+        ) drawn
+      ) x
       returning id`);
     const ids = (inserted as unknown as { rows: Array<{ id: number }> }).rows.map((r) => r.id);
     if (ids.length) await refreshSearchVectorsInRange(db, Math.min(...ids), Math.max(...ids));
