@@ -175,11 +175,16 @@ export function createJobs(options: JobsOptions) {
   async function startWorker(def: JobDefinition<unknown>) {
     const concurrency = def.concurrency ?? 1;
     for (let i = 0; i < concurrency; i++) {
-      await boss.work(
+      // pg-boss waits a whole polling interval after every fetch, even one that found a job; told
+      // that it found one, the worker fetches the next at once, so a backlog drains without pauses
+      // and an idle worker still polls only once per interval.
+      const worker: { id?: string } = {};
+      worker.id = await boss.work(
         def.name,
         { pollingIntervalSeconds: options.pollIntervalSeconds, batchSize: 1, includeMetadata: true },
         async ([job]) => {
           if (!job) return;
+          if (worker.id) boss.notifyWorker(worker.id);
           const stopTimer = metrics.jobDuration.startTimer({ queue: def.name });
           try {
             await def.handler(job.data, {
