@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkLedger, getWalletBalances } from '../../src/modules/commerce/commerce.ledger.ts';
+import {
+  checkLedger,
+  getWalletBalances,
+  systemAccountBalance,
+} from '../../src/modules/commerce/commerce.ledger.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { fundWallet, paidCourse, testCard, verifiedStudent } from '../factories/commerce.ts';
 import { createUserWithRole } from '../factories/users.ts';
@@ -50,10 +54,7 @@ describe('payments under concurrency', () => {
       { status: 'paid', n: 10 },
       { status: 'failed', n: 40 },
     ]);
-    const [revenue] = await sql(
-      `select balance_minor::int as balance from commerce.ledger_accounts where kind = 'platform_revenue' and currency = 'NGN'`,
-    );
-    expect(revenue!.balance).toBe(10 * 100000);
+    expect(await systemAccountBalance(t.app.platform.db, 'platform_revenue', 'NGN')).toBe(10 * 100000);
     expect(await checkLedger(t.app.platform.db)).toEqual({ unbalancedTransactions: [], driftedAccounts: [] });
   });
 

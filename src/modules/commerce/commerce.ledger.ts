@@ -86,10 +86,18 @@ export async function postLedger(
   }
   for (const [id, change] of [...perAccount.entries()].sort(([a], [b]) => a - b)) {
     if (change.amountMinor === 0) continue;
+    if (change.account.kind !== 'user_wallet') {
+      // No running balance on system accounts: their rows are shared by every sale (see the table).
+      await tx.insert(ledgerEntries).values({
+        transactionId: created.id,
+        accountId: id,
+        amountMinor: change.amountMinor,
+        balanceAfterMinor: null,
+      });
+      continue;
+    }
     const guard =
-      change.account.kind === 'user_wallet' && change.amountMinor < 0
-        ? sql` and ${ledgerAccounts.balanceMinor} + ${change.amountMinor} >= 0`
-        : sql``;
+      change.amountMinor < 0 ? sql` and ${ledgerAccounts.balanceMinor} + ${change.amountMinor} >= 0` : sql``;
     const [updated] = await tx
       .update(ledgerAccounts)
       .set({ balanceMinor: sql`${ledgerAccounts.balanceMinor} + ${change.amountMinor}` })
@@ -118,7 +126,23 @@ export async function getWalletBalances(
     .orderBy(asc(ledgerAccounts.currency));
 }
 
-/** Checks the ledger's invariants: every transaction sums to zero and balances equal their entries. */
+/** A system account's balance: the sum of its entries (they keep no running balance). */
+export async function systemAccountBalance(
+  db: DbOrTx,
+  kind: SystemAccountKind,
+  currency: string,
+): Promise<number> {
+  const result = (await db.execute(sql`
+    select coalesce(sum(e.amount_minor), 0)::bigint::text as total
+    from ${ledgerAccounts} a join ${ledgerEntries} e on e.account_id = a.id
+    where a.kind = ${kind} and a.currency = ${currency}`)) as unknown as { rows: Array<{ total: string }> };
+  return Number(result.rows[0]?.total ?? 0);
+}
+
+/**
+ * Checks the ledger's invariants: every transaction sums to zero, and every wallet's balance
+ * equals the sum of its entries.
+ */
 export async function checkLedger(
   db: DbOrTx,
 ): Promise<{ unbalancedTransactions: number[]; driftedAccounts: number[] }> {
@@ -131,7 +155,9 @@ export async function checkLedger(
     select a.id from ${ledgerAccounts} a
     left join (select account_id, sum(amount_minor) as total from ${ledgerEntries} group by account_id) e
       on e.account_id = a.id
-    where a.balance_minor <> coalesce(e.total, 0)`)) as unknown as { rows: Array<{ id: number }> };
+    where a.kind = 'user_wallet' and a.balance_minor <> coalesce(e.total, 0)`)) as unknown as {
+    rows: Array<{ id: number }>;
+  };
   return {
     unbalancedTransactions: unbalanced.map((r) => r.id),
     driftedAccounts: drifted.rows.map((r) => Number(r.id)),

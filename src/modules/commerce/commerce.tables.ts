@@ -178,7 +178,13 @@ export const refunds = commerce.table(
   ],
 );
 
-/** Ledger accounts: one per (kind, user, currency); `balance_minor` is the sum of its entries. */
+/**
+ * Ledger accounts: one per (kind, user, currency). A user wallet's `balance_minor` is the sum of its
+ * entries, kept in step under the row lock that guards against overdrawing. System accounts
+ * (revenue, float, refunds, clearing) take part in every sale, so updating a balance on their row
+ * would queue all checkouts behind one lock: their `balance_minor` stays 0 and their balance is
+ * the sum of their entries (`systemAccountBalance`).
+ */
 export const ledgerAccounts = commerce.table(
   'ledger_accounts',
   {
@@ -222,8 +228,11 @@ export const ledgerEntries = commerce.table(
       .notNull()
       .references(() => ledgerAccounts.id),
     amountMinor: bigint('amount_minor', { mode: 'number' }).notNull(),
-    /** The account's balance right after this entry (for statements). */
-    balanceAfterMinor: bigint('balance_after_minor', { mode: 'number' }).notNull(),
+    /**
+     * A wallet's balance right after this entry (for statements); null on system accounts, which
+     * keep no running balance (see `ledgerAccounts`).
+     */
+    balanceAfterMinor: bigint('balance_after_minor', { mode: 'number' }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [

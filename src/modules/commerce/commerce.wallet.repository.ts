@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../platform/db.ts';
 import { ledgerAccounts, ledgerEntries, ledgerTransactions } from './commerce.tables.ts';
 
@@ -12,7 +12,8 @@ export async function listWalletEntries(
       id: ledgerEntries.id,
       transactionId: ledgerEntries.transactionId,
       amountMinor: ledgerEntries.amountMinor,
-      balanceAfterMinor: ledgerEntries.balanceAfterMinor,
+      // Set on every wallet entry (only system accounts' entries leave it null).
+      balanceAfterMinor: sql<number>`${ledgerEntries.balanceAfterMinor}`.mapWith(Number),
       createdAt: ledgerEntries.createdAt,
       currency: ledgerAccounts.currency,
       kind: ledgerTransactions.kind,
