@@ -68,11 +68,13 @@ async function rows(db: DbOrTx, query: SQL): Promise<SqlRow[]> {
  * Runs `fn` in a read transaction whose trigram threshold allows typo matches, so the `%>` operator
  * keeps using the GIN trigram indexes (a `word_similarity(...) > x` predicate would not).
  */
-export async function withSearchSettings<T>(db: DbOrTx, fn: (tx: DbOrTx) => Promise<T>): Promise<T> {
+export async function withSearchSettings<T>(
+  db: DbOrTx,
+  fn: (tx: DbOrTx) => Promise<T>,
+  threshold: string = WORD_SIMILARITY_THRESHOLD,
+): Promise<T> {
   return db.transaction(async (tx) => {
-    await tx.execute(
-      sql`select set_config('pg_trgm.word_similarity_threshold', ${WORD_SIMILARITY_THRESHOLD}, true)`,
-    );
+    await tx.execute(sql`select set_config('pg_trgm.word_similarity_threshold', ${threshold}, true)`);
     return fn(tx);
   });
 }
@@ -343,28 +345,73 @@ export async function listPopularCourses(db: DbOrTx, limit: number): Promise<Sql
 
 const likePrefix = (s: string) => `${s.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 
-/** Autocomplete: published course titles by prefix or trigram closeness (run inside withSearchSettings). */
-export async function suggestCourses(db: DbOrTx, q: string, limit: number): Promise<SqlRow[]> {
+/** `LIKE` pattern for a word of the text starting with `s` (not the first word: see likePrefix). */
+const likeWordPrefix = (s: string) => `% ${likePrefix(s)}`;
+/** Trigram matching needs this many characters to be selective (shorter inputs match half the catalog). */
+export const SUGGEST_FUZZY_MIN_LENGTH = 4;
+/** Autocomplete's trigram threshold: stricter than search's, as it only fills up a short list. */
+export const SUGGEST_SIMILARITY_THRESHOLD = '0.5';
+
+/**
+ * Autocomplete: published course titles by prefix (the title's, then any word's), most enrolled
+ * first; with `fuzzy` (run inside withSearchSettings) titles close to `q` by trigrams instead,
+ * leaving out `exclude`. Callers try the prefix first and go fuzzy only to fill the list.
+ */
+export async function suggestCourses(
+  db: DbOrTx,
+  q: string,
+  limit: number,
+  options: { fuzzy?: boolean; exclude?: number[] } = {},
+): Promise<SqlRow[]> {
+  if (options.fuzzy) {
+    const exclude = options.exclude?.length ? sql`and c.id <> all(${sql.param(options.exclude)})` : sql``;
+    return rows(
+      db,
+      sql`select c.id, c.title, c.slug from catalog.courses c
+        where c.status = 'published' and c.title %> ${q} ${exclude}
+        order by word_similarity(${q}, c.title) desc, c.enrollment_count desc, c.id desc
+        limit ${limit}`,
+    );
+  }
   return rows(
     db,
     sql`select c.id, c.title, c.slug from catalog.courses c
-      where c.status = 'published' and (c.title ilike ${likePrefix(q)} or c.title %> ${q})
-      order by (c.title ilike ${likePrefix(q)}) desc, word_similarity(${q}, c.title) desc,
-        c.enrollment_count desc, c.id desc
+      where c.status = 'published' and (c.title ilike ${likePrefix(q)} or c.title ilike ${likeWordPrefix(q)})
+      order by (c.title ilike ${likePrefix(q)}) desc, c.enrollment_count desc, c.id desc
       limit ${limit}`,
   );
 }
 
-/** Autocomplete: distinct instructors of published courses by name (run inside withSearchSettings). */
-export async function suggestInstructors(db: DbOrTx, q: string, limit: number): Promise<SqlRow[]> {
+/**
+ * Autocomplete: distinct instructors of published courses whose name (or a word of it) starts with
+ * `q`; with `fuzzy` (run inside withSearchSettings) names close to `q` by trigrams, leaving out `exclude`.
+ */
+export async function suggestInstructors(
+  db: DbOrTx,
+  q: string,
+  limit: number,
+  options: { fuzzy?: boolean; exclude?: number[] } = {},
+): Promise<SqlRow[]> {
+  if (options.fuzzy) {
+    const exclude = options.exclude?.length
+      ? sql`and c.owner_id <> all(${sql.param(options.exclude)})`
+      : sql``;
+    return rows(
+      db,
+      sql`select c.owner_id, c.instructor_name from catalog.courses c
+        where c.status = 'published' and c.instructor_name %> ${q} ${exclude}
+        group by c.owner_id, c.instructor_name
+        order by max(word_similarity(${q}, c.instructor_name)) desc, c.instructor_name
+        limit ${limit}`,
+    );
+  }
   return rows(
     db,
     sql`select c.owner_id, c.instructor_name from catalog.courses c
       where c.status = 'published'
-        and (c.instructor_name ilike ${likePrefix(q)} or c.instructor_name %> ${q})
+        and (c.instructor_name ilike ${likePrefix(q)} or c.instructor_name ilike ${likeWordPrefix(q)})
       group by c.owner_id, c.instructor_name
-      order by bool_or(c.instructor_name ilike ${likePrefix(q)}) desc,
-        max(word_similarity(${q}, c.instructor_name)) desc, c.instructor_name
+      order by bool_or(c.instructor_name ilike ${likePrefix(q)}) desc, c.instructor_name
       limit ${limit}`,
   );
 }

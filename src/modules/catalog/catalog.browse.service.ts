@@ -253,23 +253,57 @@ export function createCatalogBrowse({ db, cache }: CatalogBrowseDeps) {
       }));
     },
 
-    /** Autocomplete for the search box: up to 5 course titles and 5 instructors. */
+    /**
+     * Autocomplete for the search box: up to 5 course titles and 5 instructors starting with `q`
+     * (the text or one of its words); typo-tolerant matches fill the lists when `q` has at least
+     * SUGGEST_FUZZY_MIN_LENGTH characters and prefixes found too few.
+     */
     async suggest(q: string) {
-      return browseRepo.withSearchSettings(db, async (tx) => {
-        const courses = await browseRepo.suggestCourses(tx, q, 5);
-        const instructors = await browseRepo.suggestInstructors(tx, q, 5);
-        return {
-          courses: courses.map((r) => ({
-            courseId: r.id as number,
-            title: r.title as string,
-            slug: r.slug as string,
-          })),
-          instructors: instructors.map((r) => ({
-            userId: r.owner_id as number,
-            name: r.instructor_name as string,
-          })),
-        };
-      });
+      const LIMIT = 5;
+      let [courses, instructors] = [
+        await browseRepo.suggestCourses(db, q, LIMIT),
+        await browseRepo.suggestInstructors(db, q, LIMIT),
+      ];
+      if (
+        q.length >= browseRepo.SUGGEST_FUZZY_MIN_LENGTH &&
+        (courses.length < LIMIT || instructors.length < LIMIT)
+      ) {
+        [courses, instructors] = await browseRepo.withSearchSettings(
+          db,
+          async (tx) => [
+            courses.length < LIMIT
+              ? [
+                  ...courses,
+                  ...(await browseRepo.suggestCourses(tx, q, LIMIT - courses.length, {
+                    fuzzy: true,
+                    exclude: courses.map((r) => r.id as number),
+                  })),
+                ]
+              : courses,
+            instructors.length < LIMIT
+              ? [
+                  ...instructors,
+                  ...(await browseRepo.suggestInstructors(tx, q, LIMIT - instructors.length, {
+                    fuzzy: true,
+                    exclude: instructors.map((r) => r.owner_id as number),
+                  })),
+                ]
+              : instructors,
+          ],
+          browseRepo.SUGGEST_SIMILARITY_THRESHOLD,
+        );
+      }
+      return {
+        courses: courses.map((r) => ({
+          courseId: r.id as number,
+          title: r.title as string,
+          slug: r.slug as string,
+        })),
+        instructors: instructors.map((r) => ({
+          userId: r.owner_id as number,
+          name: r.instructor_name as string,
+        })),
+      };
     },
   };
 }
