@@ -233,8 +233,16 @@ async function verifiedStudents(api: Api, count: number, tokens: Map<string, str
     expectStatus('registering a student', res, 200);
     return { email, ...(res.body.data as Student) };
   });
-  const deadline = Date.now() + 120_000;
-  while (emails.some((e) => !tokens.has(e)) && Date.now() < deadline) await sleep(250);
+  // Registration also queues a welcome email, so the mail queue carries two messages per student.
+  const deadline = Date.now() + 600_000;
+  let reported = Date.now();
+  while (emails.some((e) => !tokens.has(e)) && Date.now() < deadline) {
+    await sleep(250);
+    if (Date.now() - reported > 15_000) {
+      reported = Date.now();
+      log(`verification emails received: ${emails.filter((e) => tokens.has(e)).length}/${count}`);
+    }
+  }
   await inBatches(students, 8, async (s) => {
     const token = tokens.get(s.email);
     if (!token) throw new Error(`no verification email for ${s.email}`);
