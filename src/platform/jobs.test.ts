@@ -202,3 +202,35 @@ describe('jobs after stop', () => {
     expect(outcome).toBe('pending');
   });
 });
+
+describe('a worker with a backlog', () => {
+  it('takes the next job at once instead of waiting a polling interval after each', async () => {
+    const { database, close } = await openTestDatabase();
+    const handled: number[] = [];
+    const open = (workers: boolean) => {
+      const jobs = createJobs({
+        database,
+        logger: createLogger('silent'),
+        metrics: createMetrics(),
+        workers,
+        // Long enough that ten jobs one interval apart could not finish within the wait below.
+        pollIntervalSeconds: 30,
+        retryLimit: 1,
+        retryDelaySeconds: 1,
+      });
+      jobs.define<{ n: number }>({ name: 'test.backlog', handler: async ({ n }) => void handled.push(n) });
+      return jobs;
+    };
+    // An api process queues ten jobs; a worker started afterwards finds them on its first poll.
+    const api = open(false);
+    await api.start();
+    for (let n = 0; n < 10; n++) await api.send('test.backlog', { n });
+    const worker = open(true);
+    await worker.start();
+    await waitFor(async () => handled.length === 10, 15_000);
+    expect([...handled].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await worker.stop();
+    await api.stop();
+    await close();
+  });
+});

@@ -108,14 +108,29 @@ const affectedBy = (result: unknown) => (result as { affected?: number } | undef
 export function createJobs(options: JobsOptions) {
   const { database, logger, metrics } = options;
   // pg-boss considers itself idle while a worker's fetch is still in flight, so a fetched job can
-  // finish (complete/fail) after stop() returned and the pool closed. Once stopped, such stragglers'
-  // SQL never settles: they neither touch the closed pool nor throw (pg-boss handles neither an
-  // error nor an empty answer there). Their job stays `active` and pg-boss retries it on expiry.
+  // run and finish (complete/fail) after its stop() returned. stop() therefore also waits until no
+  // pg-boss SQL is in flight and no handler runs (see `settle`). Whatever still comes after that
+  // (only past the shutdown timeout) never settles: it neither touches the closed pool nor throws
+  // (pg-boss handles neither an error nor an empty answer there); its job stays `active` and
+  // pg-boss retries it on expiry.
   let closed = false;
+  let sqlInFlight = 0;
+  let handlersRunning = 0;
   const bossDb: PgBoss.Db = {
-    executeSql: (text, values) =>
-      closed ? new Promise(() => undefined) : database.executor.executeSql(text, values),
+    executeSql: (text, values) => {
+      if (closed) return new Promise(() => undefined);
+      sqlInFlight++;
+      return database.executor.executeSql(text, values).finally(() => sqlInFlight--);
+    },
   };
+  /** Waits (until `deadline`) for two consecutive quiet checks: no pg-boss SQL, no handler. */
+  async function settle(deadline: number) {
+    let quiet = 0;
+    while (quiet < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      quiet = sqlInFlight === 0 && handlersRunning === 0 ? quiet + 1 : 0;
+    }
+  }
   const boss = new PgBoss({
     db: bossDb,
     schema: 'pgboss',
@@ -185,6 +200,7 @@ export function createJobs(options: JobsOptions) {
         async ([job]) => {
           if (!job) return;
           if (worker.id) boss.notifyWorker(worker.id);
+          handlersRunning++;
           const stopTimer = metrics.jobDuration.startTimer({ queue: def.name });
           try {
             await def.handler(job.data, {
@@ -204,6 +220,7 @@ export function createJobs(options: JobsOptions) {
             throw err;
           } finally {
             stopTimer();
+            handlersRunning--;
           }
         },
       );
@@ -257,7 +274,9 @@ export function createJobs(options: JobsOptions) {
         closed = true;
         return;
       }
+      const deadline = Date.now() + timeoutMs;
       await boss.stop({ graceful: true, wait: true, close: false, timeout: timeoutMs });
+      await settle(deadline);
       closed = true;
     },
 

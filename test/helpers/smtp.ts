@@ -21,6 +21,8 @@ export interface SmtpPeer {
   received: ReceivedMail[];
   /** Accepted messages to one address. */
   to(address: string): ReceivedMail[];
+  /** How long the server waits before accepting each message; may be changed at any time. */
+  acceptDelayMs: number;
   close(): Promise<void>;
 }
 
@@ -105,13 +107,15 @@ export function parseMail(raw: string, envelope: { mailFrom: string; rcptTo: str
 /**
  * A real SMTP server on loopback (no TLS, no auth) that records every message it accepts. Pass
  * `port` to listen on a port chosen earlier (an "SMTP comes back" test; 0 picks a free one) and
- * `acceptDelayMs` to answer each message that much later (a slow server, so deliveries take time).
+ * `acceptDelayMs` to answer each message that much later (a slow server, so deliveries take time);
+ * the peer's `acceptDelayMs` changes it later.
  */
 export async function startSmtpServer(
   options: { port?: number; acceptDelayMs?: number } = {},
 ): Promise<SmtpPeer> {
   const { port = 0, acceptDelayMs = 0 } = options;
   const received: ReceivedMail[] = [];
+  const settings = { acceptDelayMs };
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -129,7 +133,7 @@ export async function startSmtpServer(
         setTimeout(() => {
           received.push(mail);
           callback();
-        }, acceptDelayMs);
+        }, settings.acceptDelayMs);
       });
     },
   });
@@ -142,6 +146,12 @@ export async function startSmtpServer(
     url: `smtp://127.0.0.1:${bound}`,
     received,
     to: (address) => received.filter((m) => m.rcptTo.some((r) => r.toLowerCase() === address.toLowerCase())),
+    get acceptDelayMs() {
+      return settings.acceptDelayMs;
+    },
+    set acceptDelayMs(ms: number) {
+      settings.acceptDelayMs = ms;
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -88,7 +88,8 @@ describe('worker restart', () => {
   // PGlite in memory lives and dies with its process, so the second app could not see the first
   // one's queue; a PGlite directory (or PostgreSQL, when DATABASE_URL is set) survives the restart.
   it('delivers 200 queued emails exactly once when the worker stops midway and another one takes over', async () => {
-    const smtp = await startSmtpServer({ acceptDelayMs: 40 });
+    // A very slow server while the 200 are queued, so the worker is still busy when it stops.
+    const smtp = await startSmtpServer({ acceptDelayMs: 1000 });
     closers.push(() => smtp.close());
     const { env, dataDir, cleanup } = await testEnv({
       SMTP_URL: smtp.url,
@@ -123,6 +124,7 @@ describe('worker restart', () => {
       ids.push(res.body.data.notificationId);
     }
     const bulk = () => smtp.received.filter((m) => m.subject.startsWith('Bulk '));
+    smtp.acceptDelayMs = 40;
     await waitFor(async () => bulk().length >= 20, 30_000);
     await first.close(); // graceful: running deliveries finish, queued ones stay queued
     firstClosed = true;
