@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { currencySchema, majorAmountSchema } from './commerce.money.ts';
-import { cursorSchema, idSchema, limitSchema, pageInfo } from './commerce.wallet.schemas.ts';
+import { idCursor, pageInfo, pageLimit } from '../../platform/http/pagination.ts';
+import { idSchema } from './commerce.wallet.schemas.ts';
 
 const MAX_INT = 2_147_483_647;
 
@@ -94,8 +95,8 @@ export type UpdateCouponInput = z.output<typeof updateCouponBody>;
 
 export const listCouponsQuery = z.strictObject({
   courseId: idSchema.optional(),
-  limit: limitSchema,
-  cursor: cursorSchema,
+  limit: pageLimit,
+  cursor: idCursor,
 });
 export type ListCouponsQuery = z.output<typeof listCouponsQuery>;
 

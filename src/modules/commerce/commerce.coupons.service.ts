@@ -9,7 +9,7 @@ import { couponRoutes } from './commerce.coupons.routes.ts';
 import type { CreateCouponInput, ListCouponsQuery, UpdateCouponInput } from './commerce.coupons.schemas.ts';
 import { SUPPORTED_CURRENCIES, toMajor, toMinor } from './commerce.money.ts';
 import { findPendingOrderId, releaseCouponReservation } from './commerce.orders.repository.ts';
-import { pageOf } from './commerce.wallet.schemas.ts';
+import { pageOf } from '../../platform/http/pagination.ts';
 
 export interface CouponsDeps {
   platform: Pick<Platform, 'db'>;

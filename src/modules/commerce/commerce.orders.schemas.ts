@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { cursorSchema, idSchema, limitSchema, pageInfo } from './commerce.wallet.schemas.ts';
+import { idCursor, pageInfo, pageLimit } from '../../platform/http/pagination.ts';
+import { idSchema } from './commerce.wallet.schemas.ts';
 
 export const ORDER_STATUSES = ['pending', 'paid', 'failed', 'cancelled', 'refunded'] as const;
 const orderStatus = z.enum(ORDER_STATUSES);
@@ -9,8 +10,8 @@ export const orderParams = z.strictObject({ id: idSchema });
 export const listOrdersQuery = z.strictObject({
   status: orderStatus.optional(),
   userId: idSchema.optional().meta({ description: 'Admins only: another user’s orders (403 for others)' }),
-  limit: limitSchema,
-  cursor: cursorSchema,
+  limit: pageLimit,
+  cursor: idCursor,
 });
 export type ListOrdersQuery = z.output<typeof listOrdersQuery>;
 

@@ -5,7 +5,7 @@ import { toMajor } from './commerce.money.ts';
 import * as repo from './commerce.orders.repository.ts';
 import { orderRoutes } from './commerce.orders.routes.ts';
 import type { ListOrdersQuery } from './commerce.orders.schemas.ts';
-import { pageOf } from './commerce.wallet.schemas.ts';
+import { pageOf } from '../../platform/http/pagination.ts';
 
 export const CANCEL_STALE_ORDERS_JOB = 'commerce.cancelStaleOrders';
 /** An order not paid within this long is cancelled and its coupon use released. */

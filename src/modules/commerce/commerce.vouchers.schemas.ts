@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { currencySchema, majorAmountSchema } from './commerce.money.ts';
-import { cursorSchema, idSchema, limitSchema, pageInfo } from './commerce.wallet.schemas.ts';
+import { idCursor, pageInfo, pageLimit } from '../../platform/http/pagination.ts';
+import { idSchema } from './commerce.wallet.schemas.ts';
 
 export const voucherStatus = z.enum(['active', 'redeemed', 'disabled', 'expired']).meta({
   description:
@@ -99,12 +100,12 @@ export const voucherPage = z.object({ items: z.array(voucherItem), pageInfo });
 export const listVouchersQuery = z.strictObject({
   batchId: idSchema.optional(),
   status: voucherStatus.optional(),
-  limit: limitSchema,
-  cursor: cursorSchema,
+  limit: pageLimit,
+  cursor: idCursor,
 });
 export type ListVouchersQuery = z.output<typeof listVouchersQuery>;
 
-export const listBatchesQuery = z.strictObject({ limit: limitSchema, cursor: cursorSchema });
+export const listBatchesQuery = z.strictObject({ limit: pageLimit, cursor: idCursor });
 export type ListBatchesQuery = z.output<typeof listBatchesQuery>;
 
 export const idParams = z.strictObject({ id: idSchema });

@@ -17,7 +17,7 @@ import type {
   ListBatchesQuery,
   ListVouchersQuery,
 } from './commerce.vouchers.schemas.ts';
-import { pageOf } from './commerce.wallet.schemas.ts';
+import { pageOf } from '../../platform/http/pagination.ts';
 
 export interface VoucherAdminDeps {
   db: Db;

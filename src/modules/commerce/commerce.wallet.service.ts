@@ -2,7 +2,8 @@ import type { DbOrTx } from '../../platform/db.ts';
 import { getWalletBalances } from './commerce.ledger.ts';
 import { toMajor } from './commerce.money.ts';
 import * as repo from './commerce.wallet.repository.ts';
-import { pageOf, type WalletTransactionsQuery } from './commerce.wallet.schemas.ts';
+import { pageOf } from '../../platform/http/pagination.ts';
+import type { WalletTransactionsQuery } from './commerce.wallet.schemas.ts';
 
 /** The caller's wallet: balances per currency and the statement of its ledger entries. */
 export function createWalletService({ db }: { db: DbOrTx }) {

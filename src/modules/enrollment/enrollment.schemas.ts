@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { idCursor as cursor, pageInfo, pageLimit as limit } from '../../platform/http/pagination.ts';
 
 const MAX_INT = 2_147_483_647;
 const bodyId = z.number().int().positive().max(MAX_INT);
@@ -7,33 +8,6 @@ const pathId = z.coerce.number().int().positive().max(MAX_INT);
 export const ENROLLMENT_STATUSES = ['in_progress', 'completed', 'dropped', 'revoked'] as const;
 export const ENROLLMENT_SOURCES = ['free', 'payment', 'admin'] as const;
 
-/** Opaque keyset cursor: base64url of the last id of the previous page. */
-export function encodeCursor(id: number): string {
-  return Buffer.from(String(id)).toString('base64url');
-}
-
-function decodeCursor(value: string): number | undefined {
-  const text = Buffer.from(value, 'base64url').toString('utf8');
-  if (!/^[1-9][0-9]{0,9}$/.test(text)) return undefined;
-  const id = Number(text);
-  return id <= MAX_INT ? id : undefined;
-}
-
-const cursor = z
-  .string()
-  .max(24)
-  .transform((v, ctx) => {
-    const id = decodeCursor(v);
-    if (id === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'Invalid cursor' });
-      return z.NEVER;
-    }
-    return id;
-  })
-  .optional()
-  .meta({ description: '`pageInfo.nextCursor` of the previous page' });
-const limit = z.coerce.number().int().min(1).max(100).default(20);
-const pageInfo = z.object({ nextCursor: z.string().nullable(), hasMore: z.boolean() });
 const status = z.enum(ENROLLMENT_STATUSES);
 
 export const enrollBody = z.strictObject({

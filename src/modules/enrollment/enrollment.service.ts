@@ -23,7 +23,7 @@ import { enrollmentPolicy } from './enrollment.policy.ts';
 import * as repo from './enrollment.repository.ts';
 import type { EnrollmentRow } from './enrollment.repository.ts';
 import type { EnrollInput, EnrollmentResult, ListQuery } from './enrollment.schemas.ts';
-import { encodeCursor } from './enrollment.schemas.ts';
+import { encodeIdCursor } from '../../platform/http/pagination.ts';
 
 /** What enrollment needs to know about a payment (commerce's `getPayment`). */
 export interface PaymentInfo {
@@ -151,7 +151,7 @@ export function createEnrollmentService({ platform, identity, catalog, payments 
   const pageOf = <T>(rows: T[], limit: number, idOf: (row: T) => number) => {
     const hasMore = rows.length > limit;
     const items = rows.slice(0, limit);
-    return { items, pageInfo: { nextCursor: hasMore ? encodeCursor(idOf(items.at(-1)!)) : null, hasMore } };
+    return { items, pageInfo: { nextCursor: hasMore ? encodeIdCursor(idOf(items.at(-1)!)) : null, hasMore } };
   };
 
   return {

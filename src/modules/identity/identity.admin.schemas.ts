@@ -1,35 +1,5 @@
 import { z } from 'zod';
-
-/** Opaque keyset cursor: base64url of the last id of the previous page. */
-export function encodeCursor(id: number): string {
-  return Buffer.from(String(id)).toString('base64url');
-}
-
-function decodeCursor(value: string): number | undefined {
-  const text = Buffer.from(value, 'base64url').toString('utf8');
-  if (!/^[1-9][0-9]{0,9}$/.test(text)) return undefined;
-  const id = Number(text);
-  return id <= 2_147_483_647 ? id : undefined;
-}
-
-const cursor = z
-  .string()
-  .max(24)
-  .transform((v, ctx) => {
-    const id = decodeCursor(v);
-    if (id === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'Invalid cursor' });
-      return z.NEVER;
-    }
-    return id;
-  })
-  .optional()
-  .meta({ description: '`pageInfo.nextCursor` of the previous page' });
-const limit = z.coerce.number().int().min(1).max(100).default(20);
-const pageInfo = z.object({
-  nextCursor: z.string().nullable(),
-  hasMore: z.boolean(),
-});
+import { idCursor as cursor, pageInfo, pageLimit as limit } from '../../platform/http/pagination.ts';
 
 export const adminRole = z.enum(['student', 'instructor', 'admin']);
 export const adminStatus = z.enum(['active', 'suspended', 'deleted']).meta({

@@ -2,7 +2,7 @@ import type { Db, DbOrTx } from '../../platform/db.ts';
 import { Conflict, NotFound } from '../../platform/errors.ts';
 import type { Principal, Role } from '../../platform/http/auth.ts';
 import * as adminRepo from './identity.admin.repository.ts';
-import { encodeCursor } from './identity.admin.schemas.ts';
+import { encodeIdCursor } from '../../platform/http/pagination.ts';
 import type { Invitations } from './identity.invitations.service.ts';
 import * as repo from './identity.repository.ts';
 import type { IdentityService } from './identity.service.ts';
@@ -81,7 +81,7 @@ export function createAdminUsers(deps: AdminUserDeps) {
       const hasMore = rows.length > query.limit;
       return {
         items: page.map(toItem),
-        pageInfo: { nextCursor: hasMore ? encodeCursor(page.at(-1)!.id) : null, hasMore },
+        pageInfo: { nextCursor: hasMore ? encodeIdCursor(page.at(-1)!.id) : null, hasMore },
       };
     },
 

@@ -1,7 +1,7 @@
 import { sha256Hex } from '../../platform/crypto.ts';
 import type { DbOrTx } from '../../platform/db.ts';
 import * as adminRepo from './identity.admin.repository.ts';
-import { encodeCursor } from './identity.admin.schemas.ts';
+import { encodeIdCursor } from '../../platform/http/pagination.ts';
 import * as repo from './identity.repository.ts';
 
 export interface AuditChainReport {
@@ -81,7 +81,7 @@ export function createAuditService(deps: { db: DbOrTx }) {
       const hasMore = rows.length > filters.limit;
       return {
         items: page.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })),
-        pageInfo: { nextCursor: hasMore ? encodeCursor(page.at(-1)!.id) : null, hasMore },
+        pageInfo: { nextCursor: hasMore ? encodeIdCursor(page.at(-1)!.id) : null, hasMore },
       };
     },
 

@@ -1,30 +1,9 @@
 import { z } from 'zod';
+import { idCursor as cursor, pageInfo } from '../../platform/http/pagination.ts';
 
 const MAX_INT = 2_147_483_647;
 const id = z.number().int().positive().max(MAX_INT);
 const isoDate = z.string().meta({ example: '2025-07-28T18:07:00.000Z' });
-
-/** Opaque keyset cursor: base64url of the last id of the previous page. */
-export function encodeCursor(value: number): string {
-  return Buffer.from(String(value)).toString('base64url');
-}
-
-const cursor = z
-  .string()
-  .max(24)
-  .transform((v, ctx) => {
-    const text = Buffer.from(v, 'base64url').toString('utf8');
-    const value = /^[1-9][0-9]{0,9}$/.test(text) ? Number(text) : NaN;
-    if (!(value <= MAX_INT)) {
-      ctx.addIssue({ code: 'custom', message: 'Invalid cursor' });
-      return z.NEVER;
-    }
-    return value;
-  })
-  .optional()
-  .meta({ description: '`pageInfo.nextCursor` of the previous page' });
-
-const pageInfo = z.object({ nextCursor: z.string().nullable(), hasMore: z.boolean() });
 
 const oneLine = (s: string) => !/[\r\n]/.test(s);
 

@@ -5,7 +5,8 @@ import type { Principal } from '../../platform/http/auth.ts';
 import type { Dispatcher } from './notifications.dispatch.ts';
 import type { NotificationsPolicy } from './notifications.policy.ts';
 import * as repo from './notifications.repository.ts';
-import { encodeCursor, type inboxItem, type logEntry, type SendInput } from './notifications.schemas.ts';
+import { encodeIdCursor } from '../../platform/http/pagination.ts';
+import type { inboxItem, logEntry, SendInput } from './notifications.schemas.ts';
 import { custom } from './templates/index.ts';
 
 const toLogEntry = (d: repo.DeliveryRow): z.infer<typeof logEntry> => ({
@@ -100,7 +101,7 @@ export function createNotificationsService(deps: {
       const page = rows.slice(0, query.limit);
       return {
         logs: page.map(toLogEntry),
-        pageInfo: { nextCursor: hasMore ? encodeCursor(page.at(-1)!.id) : null, hasMore },
+        pageInfo: { nextCursor: hasMore ? encodeIdCursor(page.at(-1)!.id) : null, hasMore },
       };
     },
 
@@ -119,7 +120,7 @@ export function createNotificationsService(deps: {
       return {
         items: page.map(toInboxItem),
         unreadCount,
-        pageInfo: { nextCursor: hasMore ? encodeCursor(page.at(-1)!.id) : null, hasMore },
+        pageInfo: { nextCursor: hasMore ? encodeIdCursor(page.at(-1)!.id) : null, hasMore },
       };
     },
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { idCursor as cursor, pageInfo, pageLimit as limit } from '../../platform/http/pagination.ts';
 import { USER_REGISTERED } from '../identity/index.ts';
 import { COURSE_PUBLISHED } from '../catalog/index.ts';
 import { ORDER_REFUNDED, PAYMENT_FAILED, PAYMENT_SUCCEEDED } from '../commerce/index.ts';
@@ -19,24 +20,6 @@ export const PING_EVENT = 'webhook.ping';
 
 const MAX_ID = 2_147_483_647;
 const id = z.coerce.number().int().positive().max(MAX_ID);
-
-/** Opaque keyset cursor: base64url of the last id of the previous page. */
-export const encodeCursor = (value: number) => Buffer.from(String(value)).toString('base64url');
-const cursor = z
-  .string()
-  .max(24)
-  .transform((v, ctx) => {
-    const text = Buffer.from(v, 'base64url').toString('utf8');
-    if (!/^[1-9][0-9]{0,9}$/.test(text) || Number(text) > MAX_ID) {
-      ctx.addIssue({ code: 'custom', message: 'Invalid cursor' });
-      return z.NEVER;
-    }
-    return Number(text);
-  })
-  .optional()
-  .meta({ description: '`pageInfo.nextCursor` of the previous page' });
-const limit = z.coerce.number().int().min(1).max(100).default(20);
-const pageInfo = z.object({ nextCursor: z.string().nullable(), hasMore: z.boolean() });
 
 const eventName = z.string().refine((v) => (WEBHOOK_EVENTS as readonly string[]).includes(v), {
   message: `Unknown event; supported: ${WEBHOOK_EVENTS.join(', ')}`,

@@ -5,8 +5,8 @@ import type { Platform } from '../../platform/platform.ts';
 import type { IdentityApi } from '../identity/index.ts';
 import type { WebhookDelivery, WebhookEnvelope } from './notifications.webhooks.delivery.ts';
 import * as repo from './notifications.webhooks.repository.ts';
+import { encodeIdCursor } from '../../platform/http/pagination.ts';
 import {
-  encodeCursor,
   PING_EVENT,
   type CreateWebhookInput,
   type DeliveryStatus,
@@ -149,7 +149,7 @@ export function createWebhookService({ platform, identity, delivery, policy }: W
       const hasMore = rows.length > query.limit;
       return {
         items: page.map(toWebhookView),
-        pageInfo: { nextCursor: hasMore ? encodeCursor(page.at(-1)!.id) : null, hasMore },
+        pageInfo: { nextCursor: hasMore ? encodeIdCursor(page.at(-1)!.id) : null, hasMore },
       };
     },
 
@@ -226,7 +226,7 @@ export function createWebhookService({ platform, identity, delivery, policy }: W
             attempts.filter((a) => a.deliveryId === d.id),
           ),
         ),
-        pageInfo: { nextCursor: hasMore ? encodeCursor(page.at(-1)!.id) : null, hasMore },
+        pageInfo: { nextCursor: hasMore ? encodeIdCursor(page.at(-1)!.id) : null, hasMore },
       };
     },
 
