@@ -1,51 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LESSON_ADDED } from '../../src/modules/catalog/index.ts';
 import { enrollments } from '../../src/modules/enrollment/enrollment.tables.ts';
 import { DIGEST_JOB, INACTIVITY_JOB } from '../../src/modules/notifications/notifications.digest.ts';
 import { COMPOSE_JOB } from '../../src/modules/notifications/notifications.events.ts';
-import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
-import { startSmtpServer, type SmtpPeer } from '../helpers/smtp.ts';
+import { type TestApp, waitFor } from '../helpers/app.ts';
+import { notificationsTestApp } from '../helpers/notifications.ts';
+import type { SmtpPeer } from '../helpers/smtp.ts';
 import { insertCourse } from '../factories/courses.ts';
 import { createUserWithRole, registerStudent } from '../factories/users.ts';
 
-let smtp: SmtpPeer;
+const env = notificationsTestApp();
+const { sql, publish, jobDone, mailsTo, inbox } = env;
 let t: TestApp;
-
-const sql = async (text: string, values: unknown[] = []) =>
-  (await t.app.platform.database.executor.executeSql(text, values)).rows;
-
-/** Publishes an event the way its module does: inside a committed transaction. */
-const publish = <T>(name: string, payload: T) =>
-  t.app.platform.db.transaction((tx) => t.app.platform.events.publish(tx, name, payload));
-
-/** Waits until a job has finished (completed), so "nothing was sent" is checked after the fact. */
-const jobDone = (id: string | null) =>
-  waitFor(
-    async () => (await sql('select state from pgboss.job where id = $1', [id]))[0]?.state === 'completed',
-  );
-
-const mailsTo = (email: string, subject: string | RegExp, count = 1) =>
-  waitFor(async () => {
-    const found = smtp
-      .to(email)
-      .filter((m) => (typeof subject === 'string' ? m.subject === subject : subject.test(m.subject)));
-    return found.length >= count ? found : null;
-  });
-const inbox = async (token: string) =>
-  (await t.request({ method: 'GET', url: '/api/notifications?limit=100', token })).body.data.items as any[];
-
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-  t = await createTestApp({
-    SMTP_URL: smtp.url,
-    AUTH_RATE_LIMIT_MAX: '1000',
-    APP_URL: 'https://learn.example.test',
-    PUBLIC_URL: 'https://api.example.test',
-  });
-});
-afterAll(async () => {
-  await t?.close();
-  await smtp?.close();
+let smtp: SmtpPeer;
+beforeAll(() => {
+  ({ t, smtp } = env);
 });
 
 describe('daily digest', () => {

@@ -1,51 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startReceiver } from '../helpers/http-receiver.ts';
 import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
 import { createUserWithRole } from '../factories/users.ts';
-
-interface Received {
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  at: number;
-}
-type Answer = { status: number; body?: string; headers?: Record<string, string> };
-
-/** A plain HTTP receiver on loopback; `respond` may be swapped during a test. */
-async function startReceiver() {
-  const received: Received[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
-      const r = {
-        url: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-        at: Date.now(),
-      };
-      received.push(r);
-      const answer = await receiver.respond(r);
-      res.writeHead(answer.status, answer.headers ?? { 'content-type': 'text/plain' });
-      res.end(answer.body ?? '');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const receiver = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    received,
-    respond: (r: Received): Answer | Promise<Answer> =>
-      r.url.startsWith('/ok') ? { status: 200 } : { status: 500, body: 'receiver broke' },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  return receiver;
-}
 
 function signatureValid(header: string, body: string, secret: string) {
   const parts = header.split(',').map((p) => p.split('=') as [string, string]);
@@ -76,7 +33,10 @@ describe('webhook retries, dead deliveries and disabling', () => {
     });
     admin = await createUserWithRole(t, 'admin');
     secondAdmin = await createUserWithRole(t, 'admin');
-    receiver = await startReceiver();
+    // Paths under /ok succeed; every other path fails like a broken receiver.
+    receiver = await startReceiver((r) =>
+      r.url.startsWith('/ok') ? { status: 200 } : { status: 500, body: 'receiver broke' },
+    );
   });
   afterAll(async () => {
     await receiver.close();

@@ -1,50 +1,9 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startReceiver } from '../helpers/http-receiver.ts';
 import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
 import { createUserWithRole } from '../factories/users.ts';
 
 type Caller = { userId: number; token: string; email: string };
-interface Received {
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  at: number;
-}
-type Answer = { status: number; body?: string; headers?: Record<string, string> };
-
-/** A plain HTTP receiver on loopback that records every request. */
-async function startReceiver(respond: (r: Received) => Answer | Promise<Answer> = () => ({ status: 200 })) {
-  const received: Received[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
-      const r = {
-        url: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-        at: Date.now(),
-      };
-      received.push(r);
-      const answer = await receiver.respond(r);
-      res.writeHead(answer.status, answer.headers ?? { 'content-type': 'text/plain' });
-      res.end(answer.body ?? 'ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const receiver = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    received,
-    respond,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  return receiver;
-}
 
 const sql = async (t: TestApp, text: string, values: unknown[] = []) =>
   (await t.app.platform.database.executor.executeSql(text, values)).rows;
