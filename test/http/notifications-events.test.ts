@@ -12,7 +12,7 @@ import { type TestApp, waitFor } from '../helpers/app.ts';
 import { notificationsTestApp } from '../helpers/notifications.ts';
 import type { SmtpPeer } from '../helpers/smtp.ts';
 import { insertCourse } from '../factories/courses.ts';
-import { createUserWithRole, registerStudent } from '../factories/users.ts';
+import { createUserWithRole, registerStudent, uniqueEmail } from '../factories/users.ts';
 
 const env = notificationsTestApp();
 const { sql, publish, jobDone, mailsTo, inbox } = env;
@@ -43,6 +43,35 @@ describe('identity.user.registered', () => {
         .map((m) => m.subject)
         .sort(),
     ).toEqual(['Confirm your email address', 'Welcome to Lectern']);
+  });
+});
+
+describe('identity.user.registered by an invitation', () => {
+  it('sends no welcome to an invited account: the invitation is its first message', async () => {
+    const admin = await createUserWithRole(t, 'admin');
+    const email = uniqueEmail('invitee');
+    const res = await t.request({
+      method: 'POST',
+      url: '/api/admin/users',
+      token: admin.token,
+      payload: { email, name: 'Invited Instructor', role: 'instructor' },
+    });
+    expect(res.status).toBe(201);
+    const { userId } = res.body.data;
+    await mailsTo(email, 'You are invited to Lectern');
+    // The compose job for the registration ran and decided to send nothing.
+    await waitFor(
+      async () =>
+        (
+          await sql(
+            `select 1 from pgboss.job where name = $1 and state = 'completed'
+               and (data->'payload'->>'userId')::int = $2`,
+            [COMPOSE_JOB, userId],
+          )
+        ).length > 0,
+    );
+    expect(await sql('select id from notifications.notifications where user_id = $1', [userId])).toEqual([]);
+    expect(smtp.to(email).map((m) => m.subject)).toEqual(['You are invited to Lectern']);
   });
 });
 

@@ -113,7 +113,9 @@ export function registerEventHandlers(deps: {
   async function compose(job: Composition): Promise<void> {
     switch (job.kind) {
       case 'welcome': {
-        const { userId, role } = job.payload;
+        const { userId, role, origin } = job.payload;
+        // Invited accounts got the invitation email, and operators made CLI accounts themselves.
+        if (origin === 'admin' || origin === 'cli') return;
         const recipient = await dispatcher.recipientOf(userId);
         if (!recipient) return;
         const startUrl =
