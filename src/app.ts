@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './platform/config.ts';
@@ -16,6 +15,7 @@ import { createPlatform, type Platform, type ProcessRole } from './platform/plat
 import { fileRoutes } from './platform/storage.ts';
 import { createIdempotency } from './platform/http/idempotency.ts';
 import { jobsAdminRoutes } from './platform/http/jobs-admin.routes.ts';
+import { registerSecurityHeaders } from './platform/http/security-headers.ts';
 import { createCatalogModule, type CatalogApi } from './modules/catalog/index.ts';
 import { createCommerceModule, type CommerceApi } from './modules/commerce/index.ts';
 import { createEnrollmentModule, type EnrollmentApi } from './modules/enrollment/index.ts';
@@ -92,8 +92,7 @@ export async function buildApp({
   });
   registerErrorHandling(app);
 
-  await app.register(helmet, {
-    global: true,
+  registerSecurityHeaders(app, {
     // Over plain http (development) this directive would send browsers to https for every asset.
     contentSecurityPolicy: { directives: { upgradeInsecureRequests: config.isProduction ? [] : null } },
   });
