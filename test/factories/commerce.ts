@@ -45,3 +45,19 @@ export function testCard(number = '4242424242424242', overrides: Record<string, 
     ...overrides,
   };
 }
+
+/** `POST /api/payments/initiate` by card for a course priced 5,000.00 (the `paidCourse` default). */
+export function payByCard(
+  t: TestApp,
+  buyer: { userId: number; token: string },
+  courseId: number,
+  cardNumber = '4242424242424242',
+  amount = 5000,
+) {
+  return t.request({
+    method: 'POST',
+    url: '/api/payments/initiate',
+    token: buyer.token,
+    payload: { userId: buyer.userId, courseId, amount, method: 'card', cardDetails: testCard(cardNumber) },
+  });
+}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
-import { fundWallet, paidCourse, testCard, verifiedStudent } from '../factories/commerce.ts';
+import { fundWallet, paidCourse, payByCard, testCard, verifiedStudent } from '../factories/commerce.ts';
 import { createUserWithRole } from '../factories/users.ts';
 
 const run = promisify(execFile);
@@ -169,18 +169,7 @@ describe('receipts: GET /api/orders/{id}/receipt and the receipt email', () => {
   it('404 for unpaid orders and other users’ orders, 401 without a token, 400 for a bad id', async () => {
     const student = await verifiedStudent(t);
     const course = await paidCourse(t);
-    const declined = await t.request({
-      method: 'POST',
-      url: '/api/payments/initiate',
-      token: student.token,
-      payload: {
-        userId: student.userId,
-        courseId: course.id,
-        amount: 5000,
-        method: 'card',
-        cardDetails: testCard('4000000000000002'),
-      },
-    });
+    const declined = await payByCard(t, student, course.id, '4000000000000002');
     expect(declined.status).toBe(402);
     const orders = await t.request({ method: 'GET', url: '/api/orders', token: student.token });
     const failedId = orders.body.data.items[0].orderId as number;

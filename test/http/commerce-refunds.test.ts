@@ -5,7 +5,7 @@ import { checkLedger, getWalletBalances } from '../../src/modules/commerce/comme
 import { insertOrRearmRefund } from '../../src/modules/commerce/commerce.refunds.repository.ts';
 import { PROCESS_REFUND_JOB } from '../../src/modules/commerce/commerce.refunds.service.ts';
 import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
-import { fundWallet, paidCourse, testCard, verifiedStudent } from '../factories/commerce.ts';
+import { fundWallet, paidCourse, payByCard, testCard, verifiedStudent } from '../factories/commerce.ts';
 import { createUserWithRole } from '../factories/users.ts';
 
 type User = { userId: number; token: string };
@@ -211,18 +211,7 @@ describe('refunds: POST and GET /api/orders/{id}/refund', () => {
 
     const student = await verifiedStudent(t);
     const course = await paidCourse(t);
-    const declined = await t.request({
-      method: 'POST',
-      url: '/api/payments/initiate',
-      token: student.token,
-      payload: {
-        userId: student.userId,
-        courseId: course.id,
-        amount: 5000,
-        method: 'card',
-        cardDetails: testCard('4000000000000002'),
-      },
-    });
+    const declined = await payByCard(t, student, course.id, '4000000000000002');
     expect(declined.status).toBe(402);
     const [failed] = await sql('select id from commerce.orders where user_id = $1', [student.userId]);
     const res = await refund(student, failed!.id as number, { reason: 'Nothing was paid' });
@@ -331,18 +320,7 @@ describe('refunds: POST and GET /api/orders/{id}/refund', () => {
     try {
       const student = await verifiedStudent(t0);
       const course = await paidCourse(t0);
-      const paid = await t0.request({
-        method: 'POST',
-        url: '/api/payments/initiate',
-        token: student.token,
-        payload: {
-          userId: student.userId,
-          courseId: course.id,
-          amount: 5000,
-          method: 'card',
-          cardDetails: testCard(),
-        },
-      });
+      const paid = await payByCard(t0, student, course.id);
       const res = await t0.request({
         method: 'POST',
         url: `/api/orders/${paid.body.data.orderId}/refund`,

@@ -1,7 +1,6 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
+import { startReceiver } from '../helpers/http-receiver.ts';
 import { createUserWithRole } from '../factories/users.ts';
 
 type Caller = { userId: number; token: string; email: string };
@@ -10,29 +9,13 @@ type Job = Record<string, any>;
 const DELIVER = 'notifications.deliverWebhook';
 const DELIVER_DEAD = 'notifications.deliverWebhook.dead';
 
-/** A webhook receiver on loopback whose answer per path the test controls. */
-async function startReceiver() {
+/** A webhook receiver on loopback whose answer per path the test controls (200 by default). */
+async function startPathReceiver() {
   const answers = new Map<string, () => Promise<number> | number>();
-  const received: string[] = [];
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', async () => {
-      received.push(req.url ?? '');
-      const status = await (answers.get(req.url ?? '') ?? (() => 200))();
-      res.writeHead(status).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    answers,
-    received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const receiver = await startReceiver(async (r) => ({
+    status: await (answers.get(r.url) ?? (() => 200))(),
+  }));
+  return Object.assign(receiver, { answers });
 }
 
 describe('admin jobs API', () => {
@@ -40,7 +23,7 @@ describe('admin jobs API', () => {
   let admin: Caller;
   let instructor: Caller;
   let student: Caller;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: Awaited<ReturnType<typeof startPathReceiver>>;
 
   beforeAll(async () => {
     t = await createTestApp({
@@ -52,7 +35,7 @@ describe('admin jobs API', () => {
     admin = await createUserWithRole(t, 'admin');
     instructor = await createUserWithRole(t, 'instructor');
     student = await createUserWithRole(t, 'student');
-    receiver = await startReceiver();
+    receiver = await startPathReceiver();
   });
   afterAll(async () => {
     await receiver.close();
