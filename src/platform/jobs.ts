@@ -375,7 +375,9 @@ function createJobAdmin(deps: { database: Database; boss: PgBoss; isDefined: (na
      * copy's data to the original queue, and cancels the copy so the failure is not retried twice.
      */
     async retry(id: string): Promise<JobRecord> {
-      const runId = await inTransaction(async (db) => {
+      // The answer is the job as this transaction leaves it: read after the commit, a fast worker
+      // could already have picked it up.
+      return inTransaction(async (db) => {
         const job = await findJob(db, id, true);
         if (!job) throw new NotFound('Job not found');
         const original = originalQueueOf(job.queue);
@@ -392,7 +394,7 @@ function createJobAdmin(deps: { database: Database; boss: PgBoss; isDefined: (na
           if (affectedBy(await boss.retry(job.queue, job.id, { db })) !== 1)
             throw new Conflict('The job changed state; try again');
           if (rows[0]) await boss.cancel(deadLetterQueueOf(job.queue), rows[0].id, { db });
-          return job.id;
+          return (await findJob(db, job.id))!;
         }
         if (job.state !== 'created')
           throw new Conflict(`This dead-lettered job was already handled (${job.state})`);
@@ -410,9 +412,8 @@ function createJobAdmin(deps: { database: Database; boss: PgBoss; isDefined: (na
         else run = await boss.send(original, (job.data ?? {}) as object, { db });
         if (!run) throw new Conflict('The job could not be re-sent');
         await boss.cancel(job.queue, job.id, { db });
-        return run;
+        return (await findJob(db, run))!;
       });
-      return (await findJob(database.executor, runId))!;
     },
 
     /** Deletes a job that is not running (a queued job never runs); an active one is 409. */

@@ -261,8 +261,9 @@ describe('refunds: POST and GET /api/orders/{id}/refund', () => {
 
   it('a refund left pending by a crash before the gateway call is completed by its job', async () => {
     const p = await purchase('card');
-    // What a request that died right after its first transaction leaves behind: the refund and its job.
-    const refundId = await t.app.platform.db.transaction(async (tx) => {
+    // What a request that died right after its first transaction leaves behind: the refund and its job,
+    // here parked an hour ahead so that the pending state can be observed before the job is released.
+    const { refundId, jobId } = await t.app.platform.db.transaction(async (tx) => {
       const row = await insertOrRearmRefund(tx, {
         orderId: p.orderId,
         paymentId: p.paymentId,
@@ -271,11 +272,17 @@ describe('refunds: POST and GET /api/orders/{id}/refund', () => {
         reason: 'Interrupted refund',
         requestedBy: admin.userId,
       });
-      await t.app.platform.jobs.send(PROCESS_REFUND_JOB, { refundId: row!.id }, { tx });
-      return row!.id;
+      const startAfter = new Date(Date.now() + 3600_000);
+      const job = await t.app.platform.jobs.send(
+        PROCESS_REFUND_JOB,
+        { refundId: row!.id },
+        { tx, startAfter },
+      );
+      return { refundId: row!.id, jobId: job! };
     });
     expect((await getRefund(p.student, p.orderId)).body.data.status).toBe('pending');
     expect((await refund(admin, p.orderId, { reason: 'Impatient retry' })).status).toBe(409);
+    await sql('update pgboss.job set start_after = now() where id = $1', [jobId]);
 
     const done = await waitFor(async () => {
       const res = await getRefund(p.student, p.orderId);
