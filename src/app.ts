@@ -9,7 +9,7 @@ import { registerOpenApi } from './platform/http/openapi.ts';
 import { opsRoutes } from './platform/http/ops.routes.ts';
 import { rateLimitBuckets, registerRateLimit } from './platform/http/rate-limit.ts';
 import type { RouteContext } from './platform/http/route-context.ts';
-import { createLogger, type Logger } from './platform/logger.ts';
+import { createLogger, lazyChildLoggerFactory, type Logger } from './platform/logger.ts';
 import { devMailboxRoutes } from './platform/mail.ts';
 import { createPlatform, type Platform, type ProcessRole } from './platform/platform.ts';
 import { fileRoutes } from './platform/storage.ts';
@@ -60,6 +60,8 @@ export async function buildApp({
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    childLoggerFactory: (parent, bindings, opts) =>
+      lazyChildLoggerFactory(parent as Logger, bindings, opts) as FastifyBaseLogger,
     trustProxy: config.http.trustProxy,
     bodyLimit: config.http.bodyLimit,
     requestIdHeader: false,
@@ -77,10 +79,12 @@ export async function buildApp({
   app.setSerializerCompiler(serializerCompiler);
   app.addHook('onClose', async () => platform.close());
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks: every request runs them, and an async hook costs a promise each.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     platform.metrics.httpDuration.observe(
       {
         method: request.method,
@@ -89,6 +93,7 @@ export async function buildApp({
       },
       reply.elapsedTime / 1000,
     );
+    done();
   });
   registerErrorHandling(app);
 

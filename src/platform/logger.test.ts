@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loggerOptions, redactUrl } from './logger.ts';
+import { lazyChildLoggerFactory, loggerOptions, redactUrl } from './logger.ts';
 
-function capture() {
+function capture(level = 'info') {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk, _enc, done) {
@@ -11,7 +11,7 @@ function capture() {
       done();
     },
   });
-  return { logger: pino(loggerOptions('info'), stream), lines };
+  return { logger: pino(loggerOptions(level), stream), lines };
 }
 
 describe('logger', () => {
@@ -56,5 +56,37 @@ describe('logger', () => {
       '/files/avatars/x.png?exp=123&sig=[redacted]',
     );
     expect(redactUrl('/health/live')).toBe('/health/live');
+  });
+
+  it('builds a request logger on its first line at an enabled level, with the bindings and redaction', () => {
+    const { logger, lines } = capture('warn');
+    let children = 0;
+    const parent = Object.assign(Object.create(logger), {
+      child: (...args: Parameters<typeof logger.child>) => {
+        children += 1;
+        return logger.child(...args);
+      },
+    }) as typeof logger;
+    const request = lazyChildLoggerFactory(parent, { reqId: 'req-1' }, {});
+    request.info('incoming request');
+    request.debug({ password: 'x' }, 'details');
+    expect(children).toBe(0);
+    expect(lines).toEqual([]);
+    request.error({ err: new Error('boom'), password: 'hunter2' }, 'request failed');
+    request.warn('slow');
+    expect(children).toBe(1);
+    const [failed, slow] = lines.map((line) => JSON.parse(line));
+    expect(failed).toMatchObject({ level: 50, reqId: 'req-1', msg: 'request failed', password: '[redacted]' });
+    expect(failed.err.message).toBe('boom');
+    expect(slow).toMatchObject({ level: 40, reqId: 'req-1', msg: 'slow' });
+    expect(request.level).toBe('warn');
+    expect(request.child({ step: 2 }).bindings()).toMatchObject({ reqId: 'req-1', step: 2 });
+  });
+
+  it('builds a request logger at once when its route sets its own level', () => {
+    const { logger, lines } = capture('warn');
+    const request = lazyChildLoggerFactory(logger, { reqId: 'req-2' }, { level: 'debug' });
+    request.debug('route-level detail');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 20, reqId: 'req-2', msg: 'route-level detail' });
   });
 });

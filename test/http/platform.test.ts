@@ -262,4 +262,24 @@ describe('rate limiting', () => {
     // Other routes keep the global budget.
     expect((await t.request({ method: 'GET', url: '/health/live' })).status).toBe(200);
   });
+
+  it('answers 429 once the global budget of a client is spent, counting every API route', async () => {
+    const limited = await createTestApp({ RATE_LIMIT_MAX: '5' });
+    try {
+      const remaining: string[] = [];
+      for (const url of ['/api/courses', '/api/categories', '/api/courses', '/api/tags', '/api/courses']) {
+        const res = await limited.request({ method: 'GET', url });
+        expect(res.status, url).toBe(200);
+        remaining.push(String(res.headers['x-ratelimit-remaining']));
+      }
+      expect(remaining).toEqual(['4', '3', '2', '1', '0']);
+      const refused = await limited.request({ method: 'GET', url: '/api/courses' });
+      expectErrorEnvelope(refused, 429);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      // Probes are never throttled.
+      expect((await limited.request({ method: 'GET', url: '/health/live' })).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
 });

@@ -128,23 +128,34 @@ export function createIdempotency({ database, jobs }: { database: Database; jobs
       .send(existing.responseBody);
   }
 
-  /** Stores the first response for replays (registered once, on the root instance). */
+  /** Stores the first response for replays. */
+  async function storeResponse(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+    const claim = request.idempotency;
+    if (!claim) return payload;
+    request.idempotency = undefined;
+    const match = and(eq(idempotencyKeys.scope, claim.scope), eq(idempotencyKeys.key, claim.key));
+    // Server errors and rate-limit answers are not results: a retry with the same key may run.
+    if (reply.statusCode >= 500 || reply.statusCode === 429 || typeof payload !== 'string') {
+      await db.delete(idempotencyKeys).where(match);
+    } else {
+      await db
+        .update(idempotencyKeys)
+        .set({ responseStatus: reply.statusCode, responseBody: payload, completedAt: sql`now()` })
+        .where(match);
+    }
+    return payload;
+  }
+
+  /**
+   * Adds `storeResponse` as an onSend hook to each route whose preHandlers include `preHandler`
+   * (registered once, on the root instance, before the routes), so other routes pay nothing for it.
+   */
   function register(app: FastifyInstance) {
-    app.addHook('onSend', async (request, reply, payload) => {
-      const claim = request.idempotency;
-      if (!claim) return payload;
-      request.idempotency = undefined;
-      const match = and(eq(idempotencyKeys.scope, claim.scope), eq(idempotencyKeys.key, claim.key));
-      // Server errors and rate-limit answers are not results: a retry with the same key may run.
-      if (reply.statusCode >= 500 || reply.statusCode === 429 || typeof payload !== 'string') {
-        await db.delete(idempotencyKeys).where(match);
-      } else {
-        await db
-          .update(idempotencyKeys)
-          .set({ responseStatus: reply.statusCode, responseBody: payload, completedAt: sql`now()` })
-          .where(match);
-      }
-      return payload;
+    app.addHook('onRoute', (route) => {
+      const pre = route.preHandler;
+      if (!(Array.isArray(pre) ? pre.includes(preHandler) : pre === preHandler)) return;
+      const onSend = route.onSend;
+      route.onSend = [...(Array.isArray(onSend) ? onSend : onSend ? [onSend] : []), storeResponse];
     });
   }
 

@@ -2,6 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import type { Redis } from '../redis.ts';
+import { batchedRedisStore } from './rate-limit-store.ts';
 
 /**
  * Global default plus named, stricter buckets. A route opts into a bucket with
@@ -29,7 +30,11 @@ export async function registerRateLimit(app: FastifyInstance, config: Config, re
     skipOnError: true,
     max: config.http.rateLimit.max,
     timeWindow: config.http.rateLimit.windowSeconds * 1000,
-    ...(redis ? { redis, nameSpace: `${config.redis?.keyPrefix ?? 'lectern:'}rl:` } : {}),
+    // With Redis the global bucket counts in memory and syncs every 100 ms (see rate-limit-store.ts);
+    // without it every bucket counts per process.
+    ...(redis
+      ? { store: batchedRedisStore({ redis, nameSpace: `${config.redis?.keyPrefix ?? 'lectern:'}rl:` }) }
+      : {}),
     // Health probes and scrapes must never be throttled.
     allowList: (req) => req.url.startsWith('/health/') || req.url === '/metrics',
     addHeadersOnExceeding: {
