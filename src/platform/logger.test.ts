@@ -76,7 +76,12 @@ describe('logger', () => {
     request.warn('slow');
     expect(children).toBe(1);
     const [failed, slow] = lines.map((line) => JSON.parse(line));
-    expect(failed).toMatchObject({ level: 50, reqId: 'req-1', msg: 'request failed', password: '[redacted]' });
+    expect(failed).toMatchObject({
+      level: 50,
+      reqId: 'req-1',
+      msg: 'request failed',
+      password: '[redacted]',
+    });
     expect(failed.err.message).toBe('boom');
     expect(slow).toMatchObject({ level: 40, reqId: 'req-1', msg: 'slow' });
     expect(request.level).toBe('warn');

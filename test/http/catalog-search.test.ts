@@ -69,6 +69,29 @@ describe('catalog search, pagination and autocomplete', () => {
     expect(await search('zzqqxx')).toEqual([]);
   });
 
+  it('ranks an exact title first even when the text matches more courses than a search ranks', async () => {
+    const ownerId = owner();
+    const template = await insertCourse(t, {
+      ownerId,
+      title: 'Python Workshop 0',
+      description: 'Python exercises',
+      publishedAt: minutesAgo(60),
+    });
+    // 1,000 more matches stored before the exact title, so the text index finds them first.
+    await t.app.platform.database.executor.executeSql(
+      `insert into catalog.courses (slug, title, description, owner_id, instructor_name, status, published_at, search_vector)
+       select c.slug || '-' || g, 'Python Workshop ' || g, c.description, c.owner_id, c.instructor_name, c.status,
+              c.published_at, c.search_vector
+       from catalog.courses c, generate_series(1, 1000) g where c.id = $1`,
+      [template.id],
+    );
+    await insertCourse(t, { ownerId, title: 'Python', description: 'The language' });
+    const res = await get(`/api/courses?instructor=${ownerId}&q=python&limit=5`);
+    expect(res.status).toBe(200);
+    expect(res.body.data.items[0].title).toBe('Python');
+    expect(res.body.data.facetsExhaustive).toBe(false);
+  });
+
   it('keeps pages stable while new courses are published between them', async () => {
     const ownerId = owner();
     for (let i = 0; i < 7; i++) {

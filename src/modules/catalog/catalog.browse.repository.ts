@@ -292,7 +292,10 @@ export async function searchCourses(
   const f = facetable(filters);
   const conditions = textConditions(q);
   const cap = q.fuzzy ? FUZZY_CANDIDATES : SEARCH_CANDIDATES;
-  const branches = conditions.map((condition) => {
+  // Courses titled exactly like the query come first (courses_title_lower_idx), so that the cap,
+  // which keeps the first matches the text index finds (in table order), never leaves them out.
+  const exactTitle = sql`lower(c.title) = lower(${q.positive || q.text.replace(/"/g, '')})`;
+  const branches = [exactTitle, ...conditions].map((condition) => {
     const where = and([...baseFilters(filters), condition, ...exclusion(q)]);
     return sql`select c.id, ${facetColumns(f)}, ${relevance(q)} as rank from catalog.courses c where ${where}`;
   });
@@ -317,8 +320,13 @@ export async function searchCourses(
       page as (select p.*, row_number() over () as position from (${page}) p),
       facets as (${facetCounts(sql`cand`)})
       select
-        (select count(*)::int from (select 1 from catalog.courses c
-          where c.status = 'published' and c.search_vector @@ ${tsQuery(q)} limit ${FUZZY_BELOW}) e) as exact,
+        -- Unfiltered full-text matches, up to FUZZY_BELOW: only needed (and only scanned: an unused
+        -- InitPlan never runs) when this search's own candidates are fewer, as they are a subset.
+        case when ${q.fuzzy ? sql`false` : sql`(select count(*) from cand) >= ${FUZZY_BELOW}`}
+          then ${FUZZY_BELOW}
+          else (select count(*)::int from (select 1 from catalog.courses c
+            where c.status = 'published' and c.search_vector @@ ${tsQuery(q)} limit ${FUZZY_BELOW}) e)
+        end as exact,
         (select count(*)::int from cand) as candidates,
         coalesce((select json_agg(page order by position) from page), '[]'::json) as rows,
         coalesce((select json_agg(facets) from facets), '[]'::json) as facets`,

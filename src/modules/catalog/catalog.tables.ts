@@ -78,6 +78,8 @@ export const courses = catalog.table(
   (t) => [
     index('courses_search_idx').using('gin', t.searchVector),
     index('courses_title_trgm_idx').using('gin', sql`${t.title} gin_trgm_ops`),
+    // Exact-title lookups: a search always takes a course whose title is the query among its candidates.
+    index('courses_title_lower_idx').on(sql`lower(${t.title})`),
     index('courses_tags_idx').using('gin', t.tags),
     index('courses_published_idx').on(t.status, t.publishedAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
     index('courses_category_idx').on(t.status, t.categoryId),

@@ -44,7 +44,12 @@ export interface BatchedStoreOptions {
  * credential flows, where a few requests matter) get the plugin's exact Redis store instead.
  * While Redis is unreachable the counts stay local: the limit keeps working per process.
  */
-export function batchedRedisStore({ redis, nameSpace, flushMs = 100, maxKeys = 100_000 }: BatchedStoreOptions) {
+export function batchedRedisStore({
+  redis,
+  nameSpace,
+  flushMs = 100,
+  maxKeys = 100_000,
+}: BatchedStoreOptions) {
   const counters = new Map<string, Counter>();
   let timer: NodeJS.Timeout | null = null;
   let flushing = false;

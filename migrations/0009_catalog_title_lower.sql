@@ -1,0 +1,1 @@
+CREATE INDEX "courses_title_lower_idx" ON "catalog"."courses" USING btree (lower("title"));
