@@ -34,6 +34,8 @@ interface Options {
   database: 'embedded' | 'postgres';
   /** Courses to generate (`lectern seed --courses N`) before the catalog targets; 0 skips them. */
   courses: number;
+  /** Times the whole target list is measured; each target reports its median round. */
+  rounds: number;
 }
 
 class UsageError extends Error {}
@@ -54,14 +56,17 @@ function parseOptions(argv: string[]): Options {
       warmup: { type: 'string', default: '2' },
       database: { type: 'string', default: 'embedded' },
       courses: { type: 'string', default: '0' },
+      rounds: { type: 'string', default: '1' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     console.log(
-      'Usage: npm run bench -- [--duration <s>=10] [--connections <n>=50] [--warmup <s>=2] [--database embedded|postgres] [--courses N]\n' +
+      'Usage: npm run bench -- [--duration <s>=10] [--connections <n>=50] [--warmup <s>=2] [--database embedded|postgres] [--courses N] [--rounds N=1]\n' +
         '  --courses N generates N published courses first and adds the catalog targets (cached page, search, seed 002 list).\n' +
-        '  --database postgres uses DATABASE_URL (required) and REDIS_URL (optional) from the environment.',
+        '  --database postgres uses DATABASE_URL (required) and REDIS_URL (optional) from the environment.\n' +
+        '  --rounds N measures the whole list N times (bare route first in each round, ratios against that round’s\n' +
+        '    bare figure) and reports each target’s median round: on a shared machine single runs vary by ±30%.',
     );
     process.exit(0);
   }
@@ -75,6 +80,7 @@ function parseOptions(argv: string[]): Options {
     warmup: positiveInt('warmup', values.warmup, 0),
     database: values.database,
     courses: values.courses === '0' ? 0 : positiveInt('courses', values.courses, 1),
+    rounds: positiveInt('rounds', values.rounds, 1),
   };
 }
 
@@ -192,6 +198,17 @@ interface Measured {
   ratioVsBare: number;
   /** p50 latency of this target ÷ p50 latency of the bare route. */
   p50LatencyVsBare: number;
+  /** With --rounds > 1: every round's figures; the fields above are the median round's. */
+  rounds?: Array<Omit<Measured, 'rounds'>>;
+}
+
+/** The round with the median ratio to the bare route (the bare route: the median requests/s). */
+function medianRound(runs: Measured[]): Measured {
+  if (runs.length === 1) return runs[0]!;
+  const sorted = [...runs].sort(
+    (a, b) => a.ratioVsBare - b.ratioVsBare || a.requestsPerSecond - b.requestsPerSecond,
+  );
+  return { ...sorted[(sorted.length - 1) >> 1]!, rounds: runs };
 }
 
 async function measure(target: Target, options: Options) {
@@ -271,13 +288,19 @@ function redactUrl(raw: string | undefined) {
 }
 
 function markdownTable(rows: Measured[]) {
+  const multi = rows.some((r) => r.rounds);
   const header =
-    '| target | route | req/s (mean) | p50 ms | p90 ms | p99 ms | errors | non-2xx | req/s vs bare |\n' +
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
+    '| target | route | req/s (mean) | p50 ms | p90 ms | p99 ms | errors | non-2xx | req/s vs bare |' +
+    (multi ? ' vs bare, each round | p99 ms, each round |' : '') +
+    '\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |' +
+    (multi ? ' ---: | ---: |' : '');
   const lines = rows.map(
     (r) =>
       `| ${r.name} | \`GET ${r.url}\` | ${r.requestsPerSecond.toFixed(0)} | ${r.latencyMs.p50} | ${r.latencyMs.p90} | ` +
-      `${r.latencyMs.p99} | ${r.errors + r.timeouts} | ${r.non2xx} | ${r.ratioVsBare.toFixed(3)} |`,
+      `${r.latencyMs.p99} | ${r.errors + r.timeouts} | ${r.non2xx} | ${r.ratioVsBare.toFixed(3)} |` +
+      (r.rounds
+        ? ` ${r.rounds.map((x) => x.ratioVsBare.toFixed(3)).join(' / ')} | ${r.rounds.map((x) => x.latencyMs.p99).join(' / ')} |`
+        : ''),
   );
   return [header, ...lines].join('\n');
 }
@@ -417,20 +440,25 @@ async function main() {
       );
     }
 
-    const rows: Measured[] = [];
-    let bareResult: Result | undefined;
-    for (const target of targets) {
-      log(
-        `${target.name}: ${options.warmup}s warm-up + ${options.duration}s × ${options.connections} connections`,
-      );
-      const result = await measure(target, options);
-      bareResult ??= result;
-      rows.push(summarise(target, result, bareResult));
-      if (!running(lectern) || !running(bare)) throw new Error('a server exited during the run');
-      // Requests that timed out on the client may still be queued on the server: let it drain so
-      // the next target is measured on its own.
-      await drain(`${lecternUrl}/health/ready`, log);
+    const runs: Measured[][] = targets.map(() => []);
+    for (let round = 1; round <= options.rounds; round++) {
+      // The bare route comes first in every round: each ratio compares figures measured minutes apart.
+      let bareResult: Result | undefined;
+      for (const [i, target] of targets.entries()) {
+        log(
+          `${options.rounds > 1 ? `round ${round}/${options.rounds}, ` : ''}${target.name}: ` +
+            `${options.warmup}s warm-up + ${options.duration}s × ${options.connections} connections`,
+        );
+        const result = await measure(target, options);
+        bareResult ??= result;
+        runs[i]!.push(summarise(target, result, bareResult));
+        if (!running(lectern) || !running(bare)) throw new Error('a server exited during the run');
+        // Requests that timed out on the client may still be queued on the server: let it drain so
+        // the next target is measured on its own.
+        await drain(`${lecternUrl}/health/ready`, log);
+      }
     }
+    const rows = runs.map(medianRound);
 
     const sha = git(['rev-parse', '--short', 'HEAD']);
     const dirty = git(['status', '--porcelain']);
@@ -464,6 +492,7 @@ async function main() {
         durationSeconds: options.duration,
         warmupSeconds: options.warmup,
         connections: options.connections,
+        rounds: options.rounds,
         pipelining: 1,
         lecternEnv: {
           NODE_ENV: 'production',
@@ -483,9 +512,10 @@ async function main() {
       `- commit: ${sha ?? 'unknown'}${report.git.dirty ? ' (with uncommitted changes)' : ''}\n` +
       `- command: \`${report.invocation ?? report.command}\`\n` +
       `- database: ${report.settings.databaseUrl}; Redis: ${report.settings.redisUrl}\n` +
-      `- load: autocannon, ${options.connections} connections, ${options.warmup}s warm-up then ${options.duration}s per target, loopback, load generator on the same machine\n\n` +
+      `- load: autocannon, ${options.connections} connections, ${options.warmup}s warm-up then ${options.duration}s per target, loopback, load generator on the same machine` +
+      `${options.rounds > 1 ? `; ${options.rounds} rounds, each target's median round shown` : ''}\n\n` +
       `${table}\n\n` +
-      'Last column: the target’s requests/s divided by the bare Fastify route’s requests/s in this run (1.000 = as fast as bare Fastify).\n';
+      'req/s vs bare: the target’s requests/s divided by the bare Fastify route’s requests/s in the same round (1.000 = as fast as bare Fastify).\n';
 
     mkdirSync(resultsDir, { recursive: true });
     const base = path.join(resultsDir, `${stamp}-${options.database}`);
@@ -494,7 +524,9 @@ async function main() {
     console.log(`\n${table}\n`);
     log(`wrote ${path.relative(root, base)}.json and .md`);
 
-    const failed = rows.filter((r) => r.errors > 0 || r.timeouts > 0 || r.non2xx > 0);
+    const failed = runs
+      .map((targetRuns) => targetRuns.find((r) => r.errors > 0 || r.timeouts > 0 || r.non2xx > 0))
+      .filter((r) => r !== undefined);
     if (failed.length) {
       log(`FAILED: errors or non-2xx responses on ${failed.map((r) => r.name).join(', ')}`);
       process.exitCode = 1;

@@ -90,6 +90,35 @@ describe.skipIf(!process.env.REDIS_URL)('batched rate-limit store on Redis', () 
     }
   });
 
+  it('sends counts a failed flush kept with the next flush, and does not poll Redis in between', async () => {
+    let pipelines = 0;
+    const flaky = new Proxy(redis, {
+      get(target, prop) {
+        if (prop === 'pipeline' && ++pipelines === 1) {
+          const failing = {
+            incrby: () => failing,
+            pexpire: () => failing,
+            exec: async () => {
+              throw new Error('Connection is closed.');
+            },
+          };
+          return () => failing;
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const Store = batchedRedisStore({ redis: flaky, nameSpace: prefix, flushMs: 5 });
+    const s = new Store();
+    for (let i = 0; i < 3; i++) await incr(s, 'ip-flaky');
+    await new Promise((r) => setTimeout(r, 60));
+    expect(pipelines).toBe(1);
+    expect(await redis.get(windowKey('ip-flaky'))).toBeNull();
+    expect((await incr(s, 'ip-flaky')).current).toBe(4);
+    await until(async () => (await redis.get(windowKey('ip-flaky'))) === '4');
+    expect(pipelines).toBe(2);
+  });
+
   it('gives routes with their own bucket the exact per-request Redis store', async () => {
     const s = store();
     const child = s.child({

@@ -98,7 +98,9 @@ export function batchedRedisStore({
       else counter.synced = Math.max(counter.synced, total);
     });
     flushing = false;
-    if (dirty || batch.some(([, counter]) => counter.pending > 0)) schedule();
+    // Counts a failed flush put back go out with the next request's flush: no retry loop of its own
+    // (a closed or unreachable Redis would otherwise be polled every interval).
+    if (dirty) schedule();
   }
 
   const incr: Incr = (key, callback, ...rest: unknown[]) => {
