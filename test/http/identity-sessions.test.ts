@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { PURGE_EXPIRED_CREDENTIALS_JOB } from '../../src/modules/identity/index.ts';
+import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
 import { PASSWORD, registerStudent, uniqueEmail } from '../factories/users.ts';
 
 const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
@@ -94,6 +95,63 @@ describe('sessions and devices', () => {
     expect((await sessionsOf(user.token)).status).toBe(200);
     expect((await sessionsOf(a.body.data.token)).status).toBe(401);
     expect((await sessionsOf(b.body.data.token)).status).toBe(401);
+  });
+
+  it('purges sessions and one-time tokens that ended over 30 days ago, daily; recent and live ones stay', async () => {
+    const sql = async (text: string, params: unknown[] = []) =>
+      (await t.app.platform.database.executor.executeSql(text, params)).rows as Array<
+        Record<string, unknown>
+      >;
+    const user = await registerStudent(t);
+    const old = await login(user.email, FIREFOX);
+    const recent = await login(user.email, IPHONE);
+    const ids = (
+      await sql('select id from identity.sessions where user_id = $1 order by id', [user.userId])
+    ).map((r) => r.id!);
+    expect(ids).toHaveLength(3);
+    const [live, expired, revoked] = ids;
+    await sql(`update identity.sessions set expires_at = now() - interval '31 days' where id = $1`, [
+      expired,
+    ]);
+    await sql(
+      `update identity.sessions set revoked_at = now() - interval '2 days', revoked_reason = 'logout' where id = $1`,
+      [revoked],
+    );
+    const token = (expiresAgo: string) =>
+      sql(
+        `insert into identity.one_time_tokens (user_id, purpose, token_hash, expires_at)
+         values ($1, 'password_reset', md5(random()::text) || md5(random()::text), now() - $2::interval) returning id`,
+        [user.userId, expiresAgo],
+      );
+    const [[stale], [fresh]] = [await token('31 days'), await token('1 day')];
+
+    const jobId = await t.app.platform.jobs.send(PURGE_EXPIRED_CREDENTIALS_JOB, {});
+    await waitFor(
+      async () =>
+        (await sql('select state from pgboss.job where id = $1', [jobId]))[0]?.state === 'completed',
+    );
+
+    expect(
+      (await sql('select id from identity.sessions where user_id = $1 order by id', [user.userId])).map(
+        (r) => r.id,
+      ),
+    ).toEqual([live, revoked]);
+    const left = (
+      await sql('select id from identity.one_time_tokens where id = any($1)', [[stale!.id, fresh!.id]])
+    ).map((r) => r.id);
+    expect(left).toEqual([fresh!.id]);
+    // The purged session's refresh tokens went with it; the live session is untouched.
+    expect(
+      await sql('select count(*)::int as n from identity.refresh_tokens where session_id = $1', [expired]),
+    ).toEqual([{ n: 0 }]);
+    const refresh = await t.request({
+      method: 'POST',
+      url: '/api/auth/token/refresh',
+      payload: { refreshToken: old.body.data.refreshToken },
+    });
+    expect(refresh.status).toBe(401);
+    expect((await sessionsOf(user.token)).status).toBe(200);
+    expect(recent.status).toBe(200);
   });
 });
 

@@ -5,6 +5,7 @@ import { adminRoutes } from './identity.admin.routes.ts';
 import { createAdminUsers } from './identity.admin.service.ts';
 import { createAuditService } from './identity.audit.service.ts';
 import { createAccessTokens } from './identity.credentials.ts';
+import { scheduleCredentialPurge } from './identity.housekeeping.ts';
 import { emailFlowRoutes } from './identity.email-flows.routes.ts';
 import { createEmailFlows } from './identity.email-flows.service.ts';
 import { mfaRoutes } from './identity.mfa.routes.ts';
@@ -25,6 +26,7 @@ import { sessionRoutes } from './identity.sessions.routes.ts';
 import { createSignIn, noMfa, type MfaGate } from './identity.signin.ts';
 
 export { USER_ERASED, USER_REGISTERED, USER_UPDATED } from './identity.service.ts';
+export { PURGE_EXPIRED_CREDENTIALS_JOB } from './identity.housekeeping.ts';
 export { verifyAuditChain, type AuditChainReport } from './identity.audit.service.ts';
 export type {
   IdentityService,
@@ -128,6 +130,7 @@ export function createIdentityModule(platform: Platform) {
     appUrl: config.appUrl,
   });
   routePlugins.push(oauthRoutes(oauth));
+  scheduleCredentialPurge({ db: platform.db, jobs: platform.jobs, logger: platform.logger });
 
   return {
     api: {
