@@ -56,3 +56,8 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/** Waits until a job has completed, so "nothing was sent" or "nothing is left" is checked after the fact. */
+export async function jobDone(t: TestApp, id: string | null) {
+  await waitFor(async () => id !== null && (await t.app.platform.jobs.admin.get(id))?.state === 'completed');
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import { createTestApp, type TestApp, waitFor } from './app.ts';
+import { createTestApp, jobDone, type TestApp, waitFor } from './app.ts';
 import { startSmtpServer, type SmtpPeer } from './smtp.ts';
 
 /**
@@ -20,11 +20,7 @@ export function notificationsTestApp() {
       env.t.app.platform.db.transaction((tx) => env.t.app.platform.events.publish(tx, name, payload)),
 
     /** Waits until a job has finished (completed), so "nothing was sent" is checked after the fact. */
-    jobDone: (id: string | null) =>
-      waitFor(
-        async () =>
-          (await env.sql('select state from pgboss.job where id = $1', [id]))[0]?.state === 'completed',
-      ),
+    jobDone: (id: string | null) => jobDone(env.t, id),
 
     /** Waits for `count` emails to `email` with this subject and returns them. */
     mailsTo: (email: string, subject: string | RegExp, count = 1) =>

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PURGE_EXPIRED_CREDENTIALS_JOB } from '../../src/modules/identity/index.ts';
-import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
+import { createTestApp, jobDone, type TestApp } from '../helpers/app.ts';
 import { PASSWORD, registerStudent, uniqueEmail } from '../factories/users.ts';
 
 const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
@@ -125,11 +125,7 @@ describe('sessions and devices', () => {
       );
     const [[stale], [fresh]] = [await token('31 days'), await token('1 day')];
 
-    const jobId = await t.app.platform.jobs.send(PURGE_EXPIRED_CREDENTIALS_JOB, {});
-    await waitFor(
-      async () =>
-        (await sql('select state from pgboss.job where id = $1', [jobId]))[0]?.state === 'completed',
-    );
+    await jobDone(t, await t.app.platform.jobs.send(PURGE_EXPIRED_CREDENTIALS_JOB, {}));
 
     expect(
       (await sql('select id from identity.sessions where user_id = $1 order by id', [user.userId])).map(
