@@ -1,4 +1,4 @@
-import { and, isNotNull, lt, or } from 'drizzle-orm';
+import { lt, or } from 'drizzle-orm';
 import type { Db } from '../../platform/db.ts';
 import type { Jobs } from '../../platform/jobs.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -27,9 +27,7 @@ export async function purgeExpiredCredentials(db: Db, now = new Date()) {
     .returning({ id: oneTimeTokens.id });
   const ended = await db
     .delete(sessions)
-    .where(
-      or(lt(sessions.expiresAt, cutoff), and(isNotNull(sessions.revokedAt), lt(sessions.revokedAt, cutoff))),
-    )
+    .where(or(lt(sessions.expiresAt, cutoff), lt(sessions.revokedAt, cutoff)))
     .returning({ id: sessions.id });
   return { oneTimeTokens: tokens.length, sessions: ended.length };
 }
