@@ -131,7 +131,11 @@ export async function buildApp({
     enrollment: enrollment.api,
   });
   const guard = createAuthGuard(identity.api.verifyAccessToken);
-  const idempotency = createIdempotency({ database: platform.database, jobs: platform.jobs });
+  const idempotency = createIdempotency({
+    database: platform.database,
+    jobs: platform.jobs,
+    secret: config.signingSecret,
+  });
   idempotency.register(app);
   const ctx: RouteContext = {
     platform,

@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Conflict } from '../../src/platform/errors.ts';
 import { bearerSecurity } from '../../src/platform/http/auth.ts';
 import { successBody } from '../../src/platform/http/envelope.ts';
 import { idempotencyHeaderSchema } from '../../src/platform/http/idempotency.ts';
+import { idempotencyKeys } from '../../src/platform/platform.tables.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { registerStudent } from '../factories/users.ts';
 
@@ -123,6 +126,20 @@ describe('Idempotency-Key', () => {
     const res = await charge(user.token, 3, 'x'.repeat(256));
     expect(res.status).toBe(400);
     expect(JSON.stringify(res.body.error.details)).toContain('idempotency-key');
+  });
+
+  it('stores a keyed fingerprint of the request, never a plain hash of the body (it may hold card data)', async () => {
+    const user = await registerStudent(t);
+    await charge(user.token, 4242, 'key-fingerprint');
+    const [row] = await t.app.platform.database.db
+      .select()
+      .from(idempotencyKeys)
+      .where(eq(idempotencyKeys.key, 'key-fingerprint'));
+    const plain = createHash('sha256')
+      .update(JSON.stringify({ body: { amount: 4242 }, params: {}, query: {} }))
+      .digest('hex');
+    expect(row.requestHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(row.requestHash).not.toBe(plain);
   });
 
   it('works without a key (no replay)', async () => {

@@ -1,7 +1,7 @@
+import { createHmac } from 'node:crypto';
 import { and, eq, isNull, lt, sql } from 'drizzle-orm';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { sha256Hex } from '../crypto.ts';
 import type { Database } from '../db.ts';
 import { Conflict, UnprocessableEntity, ValidationError } from '../errors.ts';
 import type { Jobs } from '../jobs.ts';
@@ -55,8 +55,23 @@ function canonical(value: unknown): string {
  * with another body is 422; a retry while the first still runs is 409. Server errors (5xx) and
  * 429s are not stored, so the client can retry them with the same key.
  */
-export function createIdempotency({ database, jobs }: { database: Database; jobs: Jobs }) {
+export function createIdempotency({
+  database,
+  jobs,
+  secret,
+}: {
+  database: Database;
+  jobs: Jobs;
+  /**
+   * Keys the request fingerprint. Bodies can hold card numbers and CVVs: a plain hash of a
+   * 16-digit number with a known prefix and a 3-digit CVV is brute-forced in minutes, so the
+   * stored fingerprint is an HMAC that nobody without the server secret can test guesses against.
+   */
+  secret: string;
+}) {
   const { db } = database;
+  const fingerprint = (value: unknown) =>
+    createHmac('sha256', `idempotency:${secret}`).update(canonical(value)).digest('hex');
 
   jobs.define({
     name: PURGE_IDEMPOTENCY_JOB,
@@ -78,9 +93,11 @@ export function createIdempotency({ database, jobs }: { database: Database; jobs
       ]);
     }
     const scope = `${request.principal?.userId ?? 'anonymous'}:${request.method} ${request.routeOptions.url}`;
-    const requestHash = sha256Hex(
-      canonical({ params: request.params, query: request.query, body: request.body }),
-    );
+    const requestHash = fingerprint({
+      params: request.params,
+      query: request.query,
+      body: request.body,
+    });
     const match = and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, raw));
 
     const [claimed] = await db
