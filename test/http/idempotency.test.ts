@@ -138,8 +138,8 @@ describe('Idempotency-Key', () => {
     const plain = createHash('sha256')
       .update(JSON.stringify({ body: { amount: 4242 }, params: {}, query: {} }))
       .digest('hex');
-    expect(row.requestHash).toMatch(/^[0-9a-f]{64}$/);
-    expect(row.requestHash).not.toBe(plain);
+    expect(row?.requestHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(row?.requestHash).not.toBe(plain);
   });
 
   it('works without a key (no replay)', async () => {
