@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
-import { verifiedStudent } from '../factories/commerce.ts';
+import { payByCard, verifiedStudent } from '../factories/commerce.ts';
 import { enroll, insertPayment, staffedCourse, updateEnrollment } from '../factories/enrollment.ts';
 import { createUserWithRole, registerStudent } from '../factories/users.ts';
 
@@ -210,6 +210,58 @@ describe('POST /api/enrollments/enroll', () => {
     ]);
     await updateEnrollment(t, b.body.data.enrollmentId, { status: 'completed' });
     expect((await attempt()).status).toBe(201);
+  });
+
+  it('binds only published prerequisites: a draft or archived one neither blocks nor is named', async () => {
+    const student = await verifiedStudent(t);
+    const draft = await freeCourse({ title: 'Secret draft', status: 'draft' });
+    const archived = await freeCourse({ title: 'Retired', status: 'archived' });
+    const basics = await freeCourse({ title: 'Basics, still sold' });
+    const advanced = await freeCourse({ title: 'Advanced, again' });
+    await sql(
+      'insert into catalog.course_prerequisites (course_id, required_course_id) values ($1, $2), ($1, $3), ($1, $4)',
+      [advanced.id, draft.id, archived.id, basics.id],
+    );
+    const attempt = () => enroll(t, student, { courseId: advanced.id, userId: student.userId });
+    const refused = await attempt();
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.details).toEqual([
+      { field: 'body.courseId', message: `Complete course ${basics.id} ("Basics, still sold") first` },
+    ]);
+    expect(JSON.stringify(refused.body)).not.toContain('Secret draft');
+    const b = await enroll(t, student, { courseId: basics.id, userId: student.userId });
+    await updateEnrollment(t, b.body.data.enrollmentId, { status: 'completed' });
+    expect((await attempt()).status).toBe(201);
+  });
+
+  it('refuses a checkout for a course the student is enrolled in (409) or lacks prerequisites for (403), recording no order', async () => {
+    const student = await verifiedStudent(t);
+    const course = await paidCourse();
+    const orders = () => sql('select id from commerce.orders where user_id = $1', [student.userId]);
+    expect((await enroll(t, admin, { courseId: course.id, userId: student.userId })).status).toBe(201);
+    const again = await payByCard(t, student, course.id);
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toBe('You are already enrolled in this course');
+    expect(await orders()).toEqual([]);
+
+    const basics = await freeCourse({ title: 'Prerequisite for a paid course' });
+    const gated = await paidCourse();
+    await sql('insert into catalog.course_prerequisites (course_id, required_course_id) values ($1, $2)', [
+      gated.id,
+      basics.id,
+    ]);
+    const gatedPay = await payByCard(t, student, gated.id);
+    expect(gatedPay.status).toBe(403);
+    expect(gatedPay.body.error.details).toEqual([
+      {
+        field: 'body.courseId',
+        message: `Complete course ${basics.id} ("Prerequisite for a paid course") first`,
+      },
+    ]);
+    expect(await orders()).toEqual([]);
+    const b = await enroll(t, student, { courseId: basics.id, userId: student.userId });
+    await updateEnrollment(t, b.body.data.enrollmentId, { status: 'completed' });
+    expect((await payByCard(t, student, gated.id)).status).toBe(201);
   });
 
   it('replays with the same Idempotency-Key and refuses the key for another body', async () => {

@@ -283,8 +283,11 @@ export function createCourseService({ platform, identity }: CourseServiceDeps) {
         priceMinor: row.priceMinor,
         currency: row.currency,
         instructorIds,
-        /** Courses a student must have completed before enrolling. */
-        prerequisiteIds: prerequisites.map((p) => p.courseId),
+        /**
+         * Published courses a student must have completed before enrolling. A draft or archived
+         * prerequisite cannot be taken (nor is it shown), so it does not bind.
+         */
+        prerequisiteIds: prerequisites.filter((p) => p.status === 'published').map((p) => p.courseId),
       };
     },
 

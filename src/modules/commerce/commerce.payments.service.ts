@@ -49,6 +49,16 @@ export interface PaymentsDeps {
 
 type Course = NonNullable<Awaited<ReturnType<CatalogApi['getCourse']>>>;
 
+/**
+ * Asked before a checkout opens an order: throws when the user may not buy the course (already
+ * enrolled: 409; prerequisites not completed: 403). The enrollment module registers it, since
+ * commerce is built before enrollment and must not reach into its tables.
+ */
+export type PurchaseCheck = (
+  userId: number,
+  course: { courseId: number; prerequisiteIds: number[] },
+) => Promise<void>;
+
 const MESSAGES = {
   card: 'Card payment processed successfully',
   paystack: 'Payment initialized successfully with Paystack',
@@ -66,6 +76,7 @@ const field = (name: string, message: string) =>
 function createPaymentsService({ platform, identity, catalog, fulfilment, coupons, paystack }: PaymentsDeps) {
   const { db } = platform;
   const cards = createCardGateway(platform.config.signingSecret);
+  let purchaseCheck: PurchaseCheck = async () => {};
 
   /** Request checks that need no database: who pays, which fields go with which method. */
   function checkRequest(principal: Principal, input: InitiatePaymentInput): CheckedCard | null {
@@ -336,6 +347,7 @@ function createPaymentsService({ platform, identity, catalog, fulfilment, coupon
       const course = await sellableCourse(input);
       const profile = await identity.getProfile(principal.userId);
       if (!profile.isEmailVerified) throw new Forbidden('Verify your email address before buying a course');
+      await purchaseCheck(principal.userId, course);
       if (input.method === 'paystack') {
         return payWithPaystack(principal, input, course, input.paystackEmail ?? profile.email);
       }
@@ -368,6 +380,11 @@ function createPaymentsService({ platform, identity, catalog, fulfilment, coupon
   };
 
   const api = {
+    /** Registers the enrollment module's check of who may buy a course (see `PurchaseCheck`). */
+    setPurchaseCheck(check: PurchaseCheck) {
+      purchaseCheck = check;
+    },
+
     /** A payment by its integer id (enrollment checks the payer, course and status), or null. */
     async getPayment(paymentId: number) {
       const p = await orders.findPayment(db, paymentId);

@@ -83,6 +83,8 @@ export function createCommerceModule({ platform, identity, catalog }: CommerceDe
       // ── api ──
       /** A payment by id (payer, course, status), or null: enrollment checks paid courses with it. */
       getPayment: payments.api.getPayment,
+      /** Lets the enrollment module refuse checkouts (already enrolled, prerequisites missing). */
+      setPurchaseCheck: payments.api.setPurchaseCheck,
       /** Paystack adapter (initialize, verify, refund) and reconciliation. */
       paystack: paystack.api,
       // ── end api ──

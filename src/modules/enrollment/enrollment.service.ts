@@ -335,6 +335,17 @@ export function createEnrollmentService({ platform, identity, catalog, payments 
       };
     },
 
+    /**
+     * Commerce asks this before a checkout: an enrolled student cannot buy the course again (409),
+     * and a student without the prerequisites cannot pay for a course they may not enter (403).
+     */
+    async assertCanBuy(userId: number, course: { courseId: number; prerequisiteIds: number[] }) {
+      if (await repo.findLiveEnrollment(db, userId, course.courseId)) {
+        throw new Conflict('You are already enrolled in this course');
+      }
+      await assertPrerequisites(userId, course.prerequisiteIds);
+    },
+
     /** Whether a course has (or had) enrollments: catalog keeps such drafts instead of deleting them. */
     hasEnrollments: (courseId: number) => repo.courseHasEnrollments(db, courseId),
 

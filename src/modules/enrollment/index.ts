@@ -33,6 +33,7 @@ export function createEnrollmentModule({ platform, identity, catalog, commerce }
   const enrollments = createEnrollmentService({ platform, identity, catalog, payments: commerce });
   const content = createEnrollmentContent({ platform, catalog });
   catalog.setEnrollmentCheck(enrollments.hasEnrollments);
+  commerce.setPurchaseCheck(enrollments.assertCanBuy);
   catalog.setLessonAccessCheck(content.checkLessonAccess);
   identity.registerExportContributor('enrollment', async (userId) => ({
     enrollments: await enrollments.exportFor(userId),
