@@ -29,7 +29,7 @@ export function paymentRoutes(payments: PaymentsService) {
           tags,
           summary: 'Pay for a course by card, Paystack or wallet',
           description: [
-            'The server prices the order (course price minus the optional coupon); `amount` must equal that price (400 on `body.amount`) and `userId` must be the caller (403). The email must be verified (403). One pending order per user and course is reused across attempts; a course already bought is 409, a free one 400.',
+            'The server prices the order (course price minus the optional coupon); `amount` must equal that price (400 on `body.amount`) and `userId` must be the caller (403). The email must be verified (403). One pending order per user and course is reused across attempts; a course already bought or enrolled in is 409, a free one 400; unfinished prerequisites are 403 with one detail per course.',
             '`card`: charged at once by the built-in card gateway → 201 `status: success`; a declined card or insufficient funds is 402 and the order fails; a gateway error is 502 and the order stays pending, so the same checkout can be retried.',
             '`paystack`: 201 `status: pending` with `accessCode` and `authorizationUrl` (the hosted checkout); the payment completes by webhook. `paystackEmail` defaults to the account email.',
             '`wallet`: debits the wallet in the course currency → 201 `status: success`, or 402 `Insufficient wallet balance` (the order fails).',
