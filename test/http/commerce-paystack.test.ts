@@ -9,7 +9,7 @@ import { SIMULATOR_SECRET_KEY } from '../../src/platform/config.ts';
 import { NotFound } from '../../src/platform/errors.ts';
 import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
 import { insertCourse } from '../factories/courses.ts';
-import { PASSWORD, uniqueEmail } from '../factories/users.ts';
+import { createUserWithRole, PASSWORD, uniqueEmail } from '../factories/users.ts';
 
 /**
  * The Paystack flow end to end on the built-in simulator, over real HTTP: checkout, the hosted
@@ -21,7 +21,7 @@ describe('Paystack payments (simulator)', () => {
 
   beforeAll(async () => {
     t = await createTestApp(
-      {},
+      { AUTH_RATE_LIMIT_MAX: '1000' },
       {
         setup: (app) =>
           app.platform.events.subscribe<PaymentSucceeded>({
@@ -329,6 +329,93 @@ describe('Paystack payments (simulator)', () => {
     await expect(
       paystack().refund({ reference: extra.payment.transactionId, amountMinor: 500_000 }),
     ).rejects.toMatchObject({ statusCode: 409 });
+  });
+
+  /** Another Paystack checkout of the same course by the same student (the order is reused). */
+  async function anotherAttempt(
+    c: Awaited<ReturnType<typeof startCheckout>>,
+    amount: number,
+    couponCode?: string,
+  ) {
+    const res = await t.request({
+      method: 'POST',
+      url: '/api/payments/initiate',
+      token: c.student.token,
+      payload: {
+        userId: c.student.userId,
+        courseId: c.course.id,
+        amount,
+        method: 'paystack',
+        ...(couponCode ? { couponCode } : {}),
+      },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.data.orderId).toBe(c.orderId);
+    return res.body.data as { paymentId: number; transactionId: string; authorizationUrl: string };
+  }
+
+  it('refunds an older attempt made before a coupon re-priced the order; the current attempt sells', async () => {
+    const c = await startCheckout();
+    const admin = await createUserWithRole(t, 'admin');
+    const code = `TWOTABS${c.course.id}`;
+    const coupon = await t.request({
+      method: 'POST',
+      url: '/api/coupons',
+      token: admin.token,
+      payload: {
+        code,
+        kind: 'fixed',
+        amountOff: 1000,
+        currency: 'NGN',
+        courseId: c.course.id,
+        maxRedemptions: 1,
+      },
+    });
+    expect(coupon.status).toBe(201);
+    const current = await anotherAttempt(c, 4000, code);
+    expect(await orderOf(c.student.token, c.orderId)).toMatchObject({ status: 'pending', amount: 4000 });
+
+    // The first tab, still showing 5,000, is paid: not what the order now costs.
+    await submit((await openCheckout(c.authorizationUrl)).pay);
+    await waitFor(async () => (await paymentRow(c.paymentId)).status === 'refunded');
+    expect(await paymentRow(c.paymentId)).toMatchObject({ failureCode: 'duplicate_payment' });
+    expect(await paystack().verify(c.transactionId)).toMatchObject({ status: 'reversed' });
+    expect(await orderOf(c.student.token, c.orderId)).toMatchObject({ status: 'pending', amount: 4000 });
+    expect(await purchases(c.paymentId)).toHaveLength(0);
+
+    await submit((await openCheckout(current.authorizationUrl)).pay);
+    await waitFor(async () => (await paymentRow(current.paymentId)).status === 'success');
+    expect(await orderOf(c.student.token, c.orderId)).toMatchObject({
+      status: 'paid',
+      amount: 4000,
+      couponCode: code,
+    });
+    expect(await purchases(current.paymentId)).toHaveLength(1);
+    expect(await checkLedger(db())).toEqual({ unbalancedTransactions: [], driftedAccounts: [] });
+  });
+
+  it('a declined attempt leaves the order open while another attempt is pending; the last one fails it', async () => {
+    const c = await startCheckout();
+    const second = await anotherAttempt(c, 5000);
+    await submit((await openCheckout(c.authorizationUrl)).decline);
+    await waitFor(async () => (await paymentRow(c.paymentId)).status === 'failed');
+    const open = await orderOf(c.student.token, c.orderId);
+    expect(open.status).toBe('pending');
+
+    // The other tab is paid: a sale, not a refunded duplicate.
+    await submit((await openCheckout(second.authorizationUrl)).pay);
+    await waitFor(async () => (await paymentRow(second.paymentId)).status === 'success');
+    expect(await orderOf(c.student.token, c.orderId)).toMatchObject({ status: 'paid' });
+    expect(await purchases(second.paymentId)).toHaveLength(1);
+
+    // With no other attempt open, a decline fails the order as before.
+    const d = await startCheckout();
+    const third = await anotherAttempt(d, 5000);
+    await submit((await openCheckout(d.authorizationUrl)).decline);
+    await waitFor(async () => (await paymentRow(d.paymentId)).status === 'failed');
+    await submit((await openCheckout(third.authorizationUrl)).decline);
+    await waitFor(async () => (await paymentRow(third.paymentId)).status === 'failed');
+    expect(await orderOf(d.student.token, d.orderId)).toMatchObject({ status: 'failed' });
   });
 
   it('the simulator checks the secret key and answers in Paystack’s shapes', async () => {

@@ -30,7 +30,8 @@ export function createFulfilment({ platform }: { platform: Pick<Platform, 'event
      * Marks a payment successful and its order paid, posts the purchase to the ledger (a wallet
      * payment debits the wallet and may throw 402) and publishes `commerce.payment.succeeded`.
      * `already`: this payment had succeeded before. `duplicate`: the order was paid by another
-     * payment or is no longer payable; the payment is left for the caller to refund.
+     * payment, is no longer payable, or was re-priced since this attempt began; the payment is
+     * left for the caller to refund.
      */
     async paymentSucceeded(
       tx: Tx,
@@ -43,6 +44,13 @@ export function createFulfilment({ platform }: { platform: Pick<Platform, 'event
       if (payment.status === 'success' || payment.status === 'refunded') return result('already');
       const order = await orders.lockOrder(tx, payment.orderId);
       if (!order || order.status !== 'pending') return result('duplicate');
+      // One pending order can have several open attempts (two Paystack tabs, say). Each checkout
+      // re-prices the order and moves its coupon reservation, so an older attempt made at another
+      // price no longer matches what the order holds: paying it would skip the coupon's limits or
+      // the price change. It is refunded; the order stays open for its current price.
+      if (order.amountMinor !== payment.amountMinor || order.currency !== payment.currency) {
+        return result('duplicate');
+      }
 
       const paidAt = new Date();
       await orders.updatePayment(tx, payment.id, {
@@ -92,7 +100,8 @@ export function createFulfilment({ platform }: { platform: Pick<Platform, 'event
 
     /**
      * Records a failed attempt. `terminal` (declined, insufficient funds, abandoned) fails the order
-     * and releases its coupon; otherwise (a gateway error) the order stays pending for a retry.
+     * and releases its coupon unless another attempt on the order is still pending; otherwise (a
+     * gateway error) the order stays pending for a retry.
      * A payment that already succeeded is never turned into a failure.
      */
     async paymentFailed(
@@ -109,14 +118,27 @@ export function createFulfilment({ platform }: { platform: Pick<Platform, 'event
         failureMessage: failure.message.slice(0, 300),
       });
       if (failure.terminal) {
-        const failed = await orders.transitionOrder(
-          tx,
-          payment.orderId,
-          ['pending'],
-          'failed',
-          failure.message,
-        );
-        if (failed) await orders.releaseCouponReservation(tx, payment.orderId);
+        // The order lock orders this check against a checkout adding an attempt to the order.
+        const order = await orders.lockOrder(tx, payment.orderId);
+        if (order?.status === 'pending' && (await orders.hasOtherPendingPayment(tx, order.id, payment.id))) {
+          // Another attempt (say a second Paystack tab) is still open and may yet be paid: failing
+          // the order now would refund that payment as a duplicate when it lands.
+          await orders.insertOrderNote(
+            tx,
+            order.id,
+            'pending',
+            `Attempt ${payment.transactionId} failed (${failure.message}); another attempt is still open`,
+          );
+        } else {
+          const failed = await orders.transitionOrder(
+            tx,
+            payment.orderId,
+            ['pending'],
+            'failed',
+            failure.message,
+          );
+          if (failed) await orders.releaseCouponReservation(tx, payment.orderId);
+        }
       }
       await platform.events.publish<PaymentFailed>(tx, PAYMENT_FAILED, {
         paymentId: payment.id,

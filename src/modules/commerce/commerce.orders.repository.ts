@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../../platform/db.ts';
 import { couponRedemptions, orderEvents, orders, payments } from './commerce.tables.ts';
 
@@ -117,6 +117,22 @@ export async function updatePayment(
     .where(eq(payments.id, id))
     .returning();
   return row!;
+}
+
+/** Whether the order has a pending payment other than `exceptPaymentId` (a checkout still open). */
+export async function hasOtherPendingPayment(
+  db: DbOrTx,
+  orderId: number,
+  exceptPaymentId: number,
+): Promise<boolean> {
+  const [row] = await db
+    .select({ id: payments.id })
+    .from(payments)
+    .where(
+      and(eq(payments.orderId, orderId), eq(payments.status, 'pending'), ne(payments.id, exceptPaymentId)),
+    )
+    .limit(1);
+  return row !== undefined;
 }
 
 export async function listPaymentsOfOrder(db: DbOrTx, orderId: number): Promise<PaymentRow[]> {
