@@ -156,6 +156,9 @@ describe('coupons', () => {
       [{ code: code(), kind: 'fixed', currency: 'NGN' }, 'body.amountOff'],
       [{ code: code(), kind: 'fixed', amountOff: 5.555, currency: 'NGN' }, 'body.amountOff'],
       [{ code: code(), kind: 'fixed', amountOff: 5, currency: 'XXX' }, 'body.currency'],
+      // Far above any price, and above what the integer column holds in minor units.
+      [{ code: code(), kind: 'fixed', amountOff: 100_000_000, currency: 'NGN' }, 'body.amountOff'],
+      [{ code: code(), kind: 'fixed', amountOff: 10_000_000.01, currency: 'NGN' }, 'body.amountOff'],
       [{ code: code(), kind: 'percent', percentOff: 10, startsAt: 'yesterday' }, 'body.startsAt'],
       [
         {
@@ -181,6 +184,15 @@ describe('coupons', () => {
       ).toContain(field);
     }
     expect(await couponCount()).toBe(before);
+    // The largest fixed amount is stored and read back exactly.
+    const largest = await create(admin, {
+      code: code(),
+      kind: 'fixed',
+      amountOff: 10_000_000,
+      currency: 'NGN',
+    });
+    expect(largest.status).toBe(201);
+    expect(largest.body.data.amountOff).toBe(10_000_000);
   });
 
   it('lists (admins all, instructors their own) and patches the window, limits and active flag', async () => {

@@ -51,5 +51,7 @@ export const currencySchema = z
 export const majorAmountSchema = z
   .number()
   .positive('Amount must be greater than 0')
-  .max(100_000_000, 'Amount is too large')
+  // Stored as minor units in integer columns (at most 2,147,483,647); no course costs more than
+  // the catalog's maximum price of 10,000,000 either.
+  .max(10_000_000, 'At most 10,000,000')
   .refine((n) => /^\d+(\.\d{1,2})?$/.test(String(n)), 'Amount must have at most 2 decimals');
