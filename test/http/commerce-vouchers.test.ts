@@ -80,6 +80,11 @@ describe('vouchers', () => {
         { method: 'POST', url: `/api/admin/vouchers/${codes[0]!.id}/disable` },
         { method: 'POST', url: `/api/admin/vouchers/batches/${batch.id}/disable` },
       ];
+      // The role is checked before the body: a student learns nothing from validation errors.
+      const invalid = { method: 'POST' as const, url: '/api/admin/vouchers', payload: { count: 'many' } };
+      expect((await t.request(invalid)).status).toBe(401);
+      expect((await t.request({ ...invalid, token: student.token })).status).toBe(403);
+      expect((await t.request({ ...invalid, token: admin.token })).status).toBe(400);
       const before = await voucherCount();
       for (const route of routes) {
         const none = await t.request(route);

@@ -319,6 +319,12 @@ describe('POST /api/enrollments/enroll', () => {
       payload: { courseId: course.id, userId: student.userId },
     });
     expect(anonymous.status).toBe(401);
+    const anonymousBadBody = await t.request({
+      method: 'POST',
+      url: '/api/enrollments/enroll',
+      payload: { courseId: 'nope' },
+    });
+    expect(anonymousBadBody.status).toBe(401);
     expect(await enrollmentRows(student.userId, course.id)).toHaveLength(0);
   });
 });

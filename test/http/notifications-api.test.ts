@@ -180,6 +180,8 @@ describe('POST /api/notifications/send (seed 002)', () => {
       expect(res.status).toBe(403);
     }
     expect((await send('', { userId: loner.userId, type: 'in_app', message: 'Hi' })).status).toBe(401);
+    // Who is asking comes first: an anonymous request with a bad body is 401, not 400.
+    expect((await send('', { userId: 'x', type: 'fax' })).status).toBe(401);
   });
 
   it('push is recorded with a skipped delivery: no push provider is configured', async () => {

@@ -19,7 +19,7 @@ import type { CatalogCategories } from './catalog.categories.service.ts';
 export function catalogCategoryRoutes(categories: CatalogCategories) {
   return async function routes(app: FastifyInstance, { guard }: RouteContext) {
     const r = app.withTypeProvider<ZodTypeProvider>();
-    const admin = { onRequest: guard.authenticate, preHandler: guard.requireRole('admin') };
+    const admin = { onRequest: [guard.authenticate, guard.requireRole('admin')] };
 
     r.get(
       '/categories',

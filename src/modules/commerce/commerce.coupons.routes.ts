@@ -21,7 +21,7 @@ const tags = ['coupons'];
 export function couponRoutes(coupons: CouponsService) {
   return async function routes(app: FastifyInstance, { guard }: RouteContext) {
     const r = app.withTypeProvider<ZodTypeProvider>();
-    const staff = { onRequest: guard.authenticate, preHandler: guard.requireRole('admin', 'instructor') };
+    const staff = { onRequest: [guard.authenticate, guard.requireRole('admin', 'instructor')] };
 
     r.post(
       '/coupons',

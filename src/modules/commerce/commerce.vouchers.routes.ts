@@ -23,7 +23,7 @@ import { actorOf } from './commerce.wallet.routes.ts';
 export function voucherAdminRoutes(vouchers: VoucherAdmin) {
   return async function routes(app: FastifyInstance, { guard }: RouteContext) {
     const r = app.withTypeProvider<ZodTypeProvider>();
-    const admin = { onRequest: guard.authenticate, preHandler: guard.requireRole('admin') };
+    const admin = { onRequest: [guard.authenticate, guard.requireRole('admin')] };
 
     r.post(
       '/admin/vouchers',

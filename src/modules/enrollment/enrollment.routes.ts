@@ -27,7 +27,8 @@ export function enrollmentRoutes(enrollments: EnrollmentService, content: Enroll
     r.post(
       '/enrollments/enroll',
       {
-        preHandler: [guard.authenticate, idempotency],
+        onRequest: guard.authenticate,
+        preHandler: idempotency,
         schema: {
           operationId: 'enroll',
           tags: ['enrollments'],

@@ -24,7 +24,7 @@ import { messageResult } from './identity.schemas.ts';
 export function adminRoutes(users: AdminUsers, audit: AuditService) {
   return async function routes(app: FastifyInstance, { guard }: RouteContext) {
     const r = app.withTypeProvider<ZodTypeProvider>();
-    const admin = { onRequest: guard.authenticate, preHandler: guard.requireRole('admin') };
+    const admin = { onRequest: [guard.authenticate, guard.requireRole('admin')] };
 
     r.get(
       '/admin/users',

@@ -28,7 +28,8 @@ export function notificationRoutes(service: NotificationsService) {
     r.post(
       '/notifications/send',
       {
-        preHandler: [guard.authenticate, idempotency],
+        onRequest: guard.authenticate,
+        preHandler: idempotency,
         schema: {
           operationId: 'sendNotification',
           tags,

@@ -35,7 +35,7 @@ const SIGNING =
 export function webhookRoutes(webhooks: WebhookService) {
   return async function routes(app: FastifyInstance, { guard }: RouteContext) {
     const r = app.withTypeProvider<ZodTypeProvider>();
-    const admin = { onRequest: guard.authenticate, preHandler: guard.requireRole('admin') };
+    const admin = { onRequest: [guard.authenticate, guard.requireRole('admin')] };
     const tags = ['admin', 'webhooks'];
 
     r.get(

@@ -49,7 +49,8 @@ function canonical(value: unknown): string {
 
 /**
  * Stripe's idempotency semantics for requests that move money or create enrollments. Use the
- * returned preHandler after authentication: `preHandler: [guard.authenticate, idempotency]`.
+ * returned preHandler with authentication in onRequest (`onRequest: guard.authenticate,
+ * preHandler: idempotency`), so an anonymous request is 401 before its body is validated.
  * The first request with a key runs and its response (2xx or 4xx) is stored; a retry with the
  * same key and body gets that response again (header `idempotent-replayed: true`); the same key
  * with another body is 422; a retry while the first still runs is 409. Server errors (5xx) and

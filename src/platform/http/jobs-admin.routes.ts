@@ -21,7 +21,7 @@ const RETRIES =
 /** Admin-only view and repair of the job queues (pg-boss): list, counts, retry, delete. */
 export async function jobsAdminRoutes(app: FastifyInstance, { guard, platform }: RouteContext) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const admin = { onRequest: guard.authenticate, preHandler: guard.requireRole('admin') };
+  const admin = { onRequest: [guard.authenticate, guard.requireRole('admin')] };
   const jobs = platform.jobs.admin;
 
   r.get(

@@ -8,6 +8,6 @@ export interface RouteContext {
   platform: Platform;
   guard: AuthGuard;
   buckets: RateLimitBuckets;
-  /** `Idempotency-Key` handling; use after authentication: `preHandler: [guard.authenticate, idempotency]`. */
+  /** `Idempotency-Key` handling; authenticate first: `onRequest: guard.authenticate, preHandler: idempotency`. */
   idempotency: preHandlerAsyncHookHandler;
 }
