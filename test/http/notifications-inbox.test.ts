@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
 import { startSmtpServer, type SmtpPeer } from '../helpers/smtp.ts';
+import { insertCourse } from '../factories/courses.ts';
 import { createUserWithRole, registerStudent } from '../factories/users.ts';
 
 type Caller = { userId: number; token: string; email: string };
@@ -132,6 +133,68 @@ describe('scheduled sends', () => {
     const sent = (await log(me.token)).body.data.logs.find((l: any) => l.notificationId === id);
     expect(sent.deliveryStatus).toBe('sent');
     expect(Date.parse(sent.deliveredAt)).toBeGreaterThanOrEqual(Date.parse(sendAt));
+  });
+
+  it('checks again at delivery: a channel turned off since, or a sender no longer teaching the student, skips it', async () => {
+    const instructor = await createUserWithRole(t, 'instructor');
+    const course = await insertCourse(t, { ownerId: instructor.userId });
+    const [muted, dropped] = [await registerStudent(t), await registerStudent(t)];
+    for (const s of [muted, dropped]) {
+      const enrolled = await t.request({
+        method: 'POST',
+        url: '/api/enrollments/enroll',
+        token: admin.token,
+        payload: { courseId: course.id, userId: s.userId },
+      });
+      expect(enrolled.status).toBe(201);
+    }
+    const schedule = async (to: Caller) => {
+      const res = await send(instructor.token, {
+        userId: to.userId,
+        type: 'in_app',
+        message: 'Class moved',
+        sendAt: new Date(Date.now() + 2000).toISOString(),
+      });
+      expect(res.status).toBe(201);
+      expect(res.body.data.deliveryStatus).toBe('pending');
+      return res.body.data.notificationId as number;
+    };
+    const mutedId = await schedule(muted);
+    const droppedId = await schedule(dropped);
+    // After scheduling: one student mutes course updates in the app, the other leaves the course.
+    const put = await t.request({
+      method: 'PUT',
+      url: '/api/notifications/preferences',
+      token: muted.token,
+      payload: { preferences: { course_updates: { in_app: false } } },
+    });
+    expect(put.status).toBe(200);
+    await t.app.platform.database.executor.executeSql(
+      "update enrollment.enrollments set status = 'revoked', revoked_at = now() where user_id = $1",
+      [dropped.userId],
+    );
+
+    const settled = (who: Caller, id: number) =>
+      waitFor(async () => {
+        const entry = (await log(who.token)).body.data.logs.find((l: any) => l.notificationId === id);
+        return entry?.deliveryStatus === 'pending' ? null : entry;
+      });
+    expect(await settled(muted, mutedId)).toMatchObject({
+      deliveryStatus: 'skipped',
+      deliveredAt: null,
+      providerResponse: 'the recipient turned off in_app for course updates',
+    });
+    expect(await settled(dropped, droppedId)).toMatchObject({
+      deliveryStatus: 'skipped',
+      providerResponse: 'the sender may no longer message this recipient',
+    });
+    for (const [who, id] of [
+      [muted, mutedId],
+      [dropped, droppedId],
+    ] as const) {
+      const items = (await inbox(who.token, '?limit=100')).body.data.items;
+      expect(items.map((i: any) => i.notificationId)).not.toContain(id);
+    }
   });
 
   it('schedules emails too', async () => {

@@ -3,6 +3,7 @@ import { NotFound } from '../../platform/errors.ts';
 import { idempotencyJobId, type MailAttempt } from '../../platform/mail.ts';
 import type { Platform } from '../../platform/platform.ts';
 import type { IdentityReads } from './notifications.deps.ts';
+import type { NotificationsPolicy } from './notifications.policy.ts';
 import { ALWAYS_ON, preferenceMatrix, type Category, type Preferences } from './notifications.preferences.ts';
 import * as repo from './notifications.repository.ts';
 import { templateNamed, type NotificationTemplate } from './templates/index.ts';
@@ -55,6 +56,7 @@ export function createDispatcher(deps: {
   platform: Pick<Platform, 'db' | 'jobs' | 'mailer' | 'config'>;
   identity: IdentityReads;
   preferences: Preferences;
+  policy: Pick<NotificationsPolicy, 'maySendTo'>;
 }) {
   const { db, jobs, mailer, config } = deps.platform;
   const preferencesUrl = `${config.appUrl}/settings/notifications`;
@@ -207,16 +209,48 @@ export function createDispatcher(deps: {
     });
   }
 
-  /** The `startAfter` job of a scheduled notification: delivers it now unless that already happened. */
+  /**
+   * Whether the sender of a scheduled message may still send it: an instructor who no longer
+   * teaches the recipient (or an account demoted or erased since) cannot reach them by having
+   * scheduled the message earlier. Null when allowed, else why not.
+   */
+  async function senderRefusal(row: repo.NotificationRow): Promise<string | null> {
+    if (row.senderId === null) return null;
+    const sender = await deps.identity.getProfile(row.senderId).catch((err: unknown) => {
+      if (err instanceof NotFound) return null;
+      throw err;
+    });
+    if (!sender) return 'the sender account no longer exists';
+    if (!(await deps.policy.maySendTo({ userId: row.senderId, role: sender.role }, row.userId))) {
+      return 'the sender may no longer message this recipient';
+    }
+    return null;
+  }
+
+  /**
+   * The `startAfter` job of a scheduled notification: delivers it now unless that already
+   * happened. What held when it was scheduled is checked again, since days may have passed: the
+   * recipient's switches for the category and channel, and the sender's right to message them.
+   */
   async function deliverScheduled({ notificationId }: { notificationId: number }) {
     const row = await repo.findNotification(db, notificationId);
     if (!row || !(await repo.findPendingDelivery(db, notificationId))) return;
     // Other modules answer on their own connection: ask before the transaction opens.
     const recipient = row.channel === 'email' ? await recipientOf(row.userId) : null;
+    const refusal = await senderRefusal(row);
     await db.transaction(async (tx) => {
       const locked = await repo.lockNotification(tx, notificationId);
       const pending = locked && (await repo.findPendingDelivery(tx, notificationId));
       if (!locked || !pending) return;
+      const skip = (providerResponse: string) =>
+        repo.updateDelivery(tx, pending.id, { status: 'skipped', providerResponse });
+      if (refusal) return skip(refusal);
+      if (!ALWAYS_ON.includes(locked.category) && locked.template !== 'daily_digest') {
+        const matrix = await preferenceMatrix(tx, locked.userId);
+        if (!matrix[locked.category][locked.channel]) {
+          return skip(`the recipient turned off ${locked.channel} for ${locked.category.replace('_', ' ')}`);
+        }
+      }
       if (locked.channel === 'in_app') {
         await repo.updateDelivery(tx, pending.id, {
           status: 'sent',
@@ -224,10 +258,7 @@ export function createDispatcher(deps: {
           deliveredAt: new Date(),
         });
       } else if (!recipient) {
-        await repo.updateDelivery(tx, pending.id, {
-          status: 'skipped',
-          providerResponse: 'the recipient account no longer exists',
-        });
+        await skip('the recipient account no longer exists');
       } else {
         await enqueueEmail(tx, locked, recipient);
       }

@@ -28,8 +28,8 @@ export function createNotificationsFeature(deps: {
 }) {
   const { platform, identity, catalog, enrollment } = deps;
   const preferences = createPreferences({ db: platform.db, signingSecret: platform.config.signingSecret });
-  const dispatcher = createDispatcher({ platform, identity, preferences });
   const policy = createNotificationsPolicy({ catalog, enrollment });
+  const dispatcher = createDispatcher({ platform, identity, preferences, policy });
   const service = createNotificationsService({ db: platform.db, dispatcher, policy });
   registerEventHandlers({ platform, catalog, enrollment, dispatcher });
   registerScheduledJobs({ platform, catalog, enrollment, dispatcher });

@@ -12,7 +12,7 @@ export function createNotificationsPolicy(deps: {
   return {
     canSendAtAll: (sender: Principal) => sender.role === 'admin' || sender.role === 'instructor',
 
-    async maySendTo(sender: Principal, recipientId: number): Promise<boolean> {
+    async maySendTo(sender: Pick<Principal, 'userId' | 'role'>, recipientId: number): Promise<boolean> {
       if (sender.role === 'admin') return true;
       if (sender.role !== 'instructor') return false;
       for (const courseId of await deps.enrollment.listCourseIds(recipientId)) {
