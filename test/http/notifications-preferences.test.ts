@@ -4,6 +4,7 @@ import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
 import { startSmtpServer, type SmtpPeer } from '../helpers/smtp.ts';
 import { insertCourse } from '../factories/courses.ts';
 import { createUserWithRole, registerStudent } from '../factories/users.ts';
+import { createPreferences } from '../../src/modules/notifications/notifications.preferences.ts';
 
 type Caller = { userId: number; token: string; email: string };
 
@@ -151,9 +152,11 @@ describe('preferences and unsubscribe links', () => {
       'garbage',
       `${uid}.${scope}`,
     ]) {
-      const res = await t.request({ method: 'GET', url: url(forged) });
-      expect(res.status).toBe(400);
-      expect(res.body).toMatchObject({ status: 'error', error: { errorCode: 400 } });
+      for (const method of ['GET', 'POST'] as const) {
+        const res = await t.request({ method, url: url(forged) });
+        expect(res.status).toBe(400);
+        expect(res.body).toMatchObject({ status: 'error', error: { errorCode: 400 } });
+      }
     }
     const html = await t.request({
       method: 'GET',
@@ -165,10 +168,29 @@ describe('preferences and unsubscribe links', () => {
     expect((await prefs(me.token)).body.data).toEqual(before);
     expect((await prefs(loner.token)).body.data.preferences.course_updates.email).toBe(true);
 
-    const ok = await t.request({
+    // Opening the link (a person, or a mail scanner following it) only asks.
+    const ask = await t.request({
       method: 'GET',
       url: url(token),
       headers: { accept: 'text/html,application/xhtml+xml' },
+    });
+    expect(ask.status).toBe(200);
+    expect(ask.headers['content-type']).toMatch(/^text\/html/);
+    expect(ask.body).toContain('Unsubscribe from course update emails by email?');
+    const action = /<form method="post" action="([^"]+)"/
+      .exec(ask.body as string)![1]!
+      .replaceAll('&amp;', '&');
+    expect(action).toBe(url(token));
+    const preview = await t.request({ method: 'GET', url: url(token) });
+    expect(preview.body.data).toMatchObject({ unsubscribed: false, scope: 'course_updates' });
+    expect((await prefs(me.token)).body.data).toEqual(before);
+
+    // The page's button posts the form.
+    const ok = await t.request({
+      method: 'POST',
+      url: action,
+      headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'confirm=1',
     });
     expect(ok.status).toBe(200);
     expect(ok.headers['content-type']).toMatch(/^text\/html/);
@@ -180,6 +202,9 @@ describe('preferences and unsubscribe links', () => {
     const json = await t.request({ method: 'GET', url: url(token) });
     expect(json.status).toBe(200);
     expect(json.body.data).toMatchObject({ unsubscribed: true, scope: 'course_updates' });
+    const again = await t.request({ method: 'GET', url: url(token), headers: { accept: 'text/html' } });
+    expect(again.body).toContain('You are unsubscribed');
+    expect(again.body).not.toContain('<form');
   });
 
   it('accepts RFC 8058 one-click POSTs', async () => {
@@ -200,6 +225,22 @@ describe('preferences and unsubscribe links', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json().data.scope).toBe('course_updates');
     expect((await prefs(me.token)).body.data.preferences.course_updates.email).toBe(false);
+
+    // RFC 8058 allows the same body as multipart/form-data; the digest link takes it too.
+    const digestToken = createPreferences({
+      db: t.app.platform.db,
+      signingSecret: t.app.platform.config.signingSecret,
+    }).unsubscribeToken(me.userId, 'digest');
+    const boundary = 'lectern-test-boundary';
+    const multipart = await t.app.inject({
+      method: 'POST',
+      url: `/api/notifications/unsubscribe?token=${encodeURIComponent(digestToken)}`,
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      payload: `--${boundary}\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--${boundary}--\r\n`,
+    });
+    expect(multipart.statusCode).toBe(200);
+    expect(multipart.json().data).toMatchObject({ unsubscribed: true, scope: 'digest' });
+    expect((await prefs(me.token)).body.data.dailyDigest).toBe(false);
   });
 });
 

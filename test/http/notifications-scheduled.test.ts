@@ -60,8 +60,10 @@ describe('daily digest', () => {
 
     // Its unsubscribe link turns the digest off.
     const res = await t.request({
-      method: 'GET',
+      method: 'POST',
       url: new URL(unsubscribe).pathname + new URL(unsubscribe).search,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'List-Unsubscribe=One-Click',
     });
     expect(res.status).toBe(200);
     expect(res.body.data.scope).toBe('digest');

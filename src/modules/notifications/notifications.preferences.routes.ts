@@ -47,9 +47,15 @@ const preferencesBody = z
 const unsubscribeQuery = z.strictObject({
   token: z.string().min(1).max(200).meta({ description: 'The signed token from the email' }),
 });
+const unsubscribeScope = z.enum(['course_updates', 'payments', 'reminders', 'marketing', 'digest']);
 const unsubscribeResult = z.object({
   unsubscribed: z.literal(true),
-  scope: z.enum(['course_updates', 'payments', 'reminders', 'marketing', 'digest']),
+  scope: unsubscribeScope,
+  message: z.string(),
+});
+const unsubscribePreview = z.object({
+  unsubscribed: z.boolean().meta({ description: 'Whether this kind of email is already off' }),
+  scope: unsubscribeScope,
   message: z.string(),
 });
 
@@ -67,7 +73,16 @@ const wantsHtml = (request: FastifyRequest) => {
   return accept.includes('text/html') && !accept.trimStart().startsWith('application/json');
 };
 
-function page(reply: FastifyReply, status: number, title: string, text: string) {
+function page(
+  reply: FastifyReply,
+  status: number,
+  title: string,
+  text: string,
+  form?: { action: string; button: string },
+) {
+  const button = form
+    ? `<form method="post" action="${escapeHtml(form.action)}" style="margin:24px 0 0;"><input type="hidden" name="confirm" value="1"><button type="submit" style="font-size:16px;padding:10px 20px;border:0;border-radius:6px;background:#1f6feb;color:#fff;cursor:pointer;">${escapeHtml(form.button)}</button></form>`
+    : '';
   return reply
     .status(status)
     .type('text/html; charset=utf-8')
@@ -75,19 +90,36 @@ function page(reply: FastifyReply, status: number, title: string, text: string) 
     .send(
       `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>${escapeHtml(title)}</title></head>` +
         `<body style="margin:0;padding:48px 16px;background:#f5f7fa;font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#1f2933;">` +
-        `<main style="max-width:480px;margin:0 auto;background:#fff;border:1px solid #e4e7eb;border-radius:8px;padding:32px;"><h1 style="font-size:22px;margin:0 0 16px;">${escapeHtml(title)}</h1><p style="font-size:16px;line-height:24px;margin:0;">${escapeHtml(text)}</p></main></body></html>`,
+        `<main style="max-width:480px;margin:0 auto;background:#fff;border:1px solid #e4e7eb;border-radius:8px;padding:32px;"><h1 style="font-size:22px;margin:0 0 16px;">${escapeHtml(title)}</h1><p style="font-size:16px;line-height:24px;margin:0;">${escapeHtml(text)}</p>${button}</main></body></html>`,
     );
 }
+
+const badLinkPage = (reply: FastifyReply) =>
+  page(
+    reply,
+    400,
+    'This link does not work',
+    'The unsubscribe link is invalid or was altered. Nothing was changed.',
+  );
 
 /** Preferences per category and channel, and the one-click unsubscribe links of emails. */
 export function preferenceRoutes(preferences: Preferences) {
   return async function routes(app: FastifyInstance, { guard }: RouteContext) {
-    // RFC 8058 one-click unsubscribe posts `List-Unsubscribe=One-Click` as a form; this plugin's scope only.
+    // RFC 8058 one-click unsubscribe posts `List-Unsubscribe=One-Click` as a form, URL-encoded or
+    // multipart; the confirmation page's form posts URL-encoded. The token is in the query, so the
+    // body's content is not needed. This plugin's scope only.
     if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) {
       app.addContentTypeParser(
         'application/x-www-form-urlencoded',
-        { parseAs: 'string' },
+        { parseAs: 'string', bodyLimit: 4096 },
         (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
+      );
+    }
+    if (!app.hasContentTypeParser('multipart/form-data')) {
+      app.addContentTypeParser(
+        'multipart/form-data',
+        { parseAs: 'string', bodyLimit: 4096 },
+        (_req, _body, done) => done(null, {}),
       );
     }
     const r = app.withTypeProvider<ZodTypeProvider>();
@@ -128,60 +160,68 @@ export function preferenceRoutes(preferences: Preferences) {
       async (request) => successBody(await preferences.update(principalOf(request).userId, request.body)),
     );
 
-    const unsubscribeDoc = {
-      tags,
-      querystring: unsubscribeQuery,
-      response: responses({ data: unsubscribeResult }),
-    };
-    const unsubscribe = async (
-      request: FastifyRequest<{ Querystring: { token: string } }>,
-      reply: FastifyReply,
-    ) => {
-      const html = wantsHtml(request);
-      try {
-        const { scope } = await preferences.unsubscribe(request.query.token);
-        const message = `You will no longer receive ${SCOPE_NAMES[scope]} by email. You can turn them back on in your notification settings.`;
-        if (html) return page(reply, 200, 'You are unsubscribed', message);
-        return successBody({ unsubscribed: true as const, scope, message });
-      } catch (err) {
-        if (html && err instanceof AppError && err.statusCode === 400)
-          return page(
-            reply,
-            400,
-            'This link does not work',
-            'The unsubscribe link is invalid or was altered. Nothing was changed.',
-          );
-        throw err;
-      }
-    };
+    const path = (request: FastifyRequest) => request.url.split('?')[0]!;
 
     r.get(
       '/notifications/unsubscribe',
       {
         schema: {
-          ...unsubscribeDoc,
-          operationId: 'unsubscribeFromEmails',
-          summary: 'Turn off one kind of email from a link (no login)',
+          tags,
+          querystring: unsubscribeQuery,
+          response: responses({ data: unsubscribePreview }),
+          operationId: 'previewUnsubscribe',
+          summary: 'What an unsubscribe link turns off (no login, changes nothing)',
           description:
-            'The link at the bottom of non-essential emails. `token` is signed by the server (HMAC-SHA256 over the user and the kind of email); it turns email off for that category (or turns the daily digest off) and never expires. A forged or altered token is 400 and changes nothing. Browsers (`Accept: text/html`) get a small HTML page instead of JSON.',
+            'The link at the bottom of non-essential emails. `token` is signed by the server (HMAC-SHA256 over the user and the kind of email) and never expires; a forged or altered token is 400. Opening the link changes nothing — mail scanners and link previews follow links — it shows what would be turned off: browsers (`Accept: text/html`) get a page with an Unsubscribe button that POSTs to the same URL, API clients the envelope.',
         },
       },
-      unsubscribe,
+      async (request, reply) => {
+        const html = wantsHtml(request);
+        try {
+          const { scope, alreadyOff } = await preferences.inspectUnsubscribe(request.query.token);
+          const name = SCOPE_NAMES[scope];
+          const message = alreadyOff
+            ? `You are not receiving ${name} by email. You can turn them back on in your notification settings.`
+            : `Unsubscribe from ${name} by email? You can turn them back on in your notification settings.`;
+          if (!html) return successBody({ unsubscribed: alreadyOff, scope, message });
+          if (alreadyOff) return page(reply, 200, 'You are unsubscribed', message);
+          return page(reply, 200, 'Unsubscribe', message, {
+            action: `${path(request)}?token=${encodeURIComponent(request.query.token)}`,
+            button: `Unsubscribe from ${name}`,
+          });
+        } catch (err) {
+          if (html && err instanceof AppError && err.statusCode === 400) return badLinkPage(reply);
+          throw err;
+        }
+      },
     );
 
     r.post(
       '/notifications/unsubscribe',
       {
         schema: {
-          ...unsubscribeDoc,
+          tags,
+          querystring: unsubscribeQuery,
+          response: responses({ data: unsubscribeResult }),
           operationId: 'unsubscribeOneClick',
-          summary: 'One-click unsubscribe (RFC 8058, no login)',
+          summary: 'Unsubscribe: one click (RFC 8058) or the confirmation page (no login)',
           description:
-            'What mail clients call for the `List-Unsubscribe-Post: List-Unsubscribe=One-Click` header of our emails; same token and effect as the GET.',
+            'Turns email off for the category the token names (or the daily digest). What mail clients call for our `List-Unsubscribe-Post: List-Unsubscribe=One-Click` header (form body URL-encoded or multipart; its content is not needed) and what the confirmation page’s button posts. Idempotent. A forged or altered token is 400 and changes nothing.',
           body: z.looseObject({}).optional(),
         },
       },
-      unsubscribe,
+      async (request, reply) => {
+        const html = wantsHtml(request);
+        try {
+          const { scope } = await preferences.unsubscribe(request.query.token);
+          const message = `You will no longer receive ${SCOPE_NAMES[scope]} by email. You can turn them back on in your notification settings.`;
+          if (html) return page(reply, 200, 'You are unsubscribed', message);
+          return successBody({ unsubscribed: true as const, scope, message });
+        } catch (err) {
+          if (html && err instanceof AppError && err.statusCode === 400) return badLinkPage(reply);
+          throw err;
+        }
+      },
     );
   };
 }

@@ -65,6 +65,19 @@ export function createPreferences({ db, signingSecret }: { db: Db; signingSecret
       .update(`notifications.unsubscribe:v1:${userId}:${scope}`)
       .digest('base64url');
 
+  /** The user and scope a token names; 400 when it is malformed or not signed by this server. */
+  function checkToken(token: string): { userId: number; scope: UnsubscribeScope } {
+    const match = /^([1-9][0-9]{0,9})\.([a-z_]{1,40})\.([A-Za-z0-9_-]{43})$/.exec(token);
+    const userId = match ? Number(match[1]) : 0;
+    const scope = match?.[2] ?? '';
+    if (!match || userId > 2_147_483_647 || !isScope(scope) || !safeEqual(match[3]!, sign(userId, scope))) {
+      throw new ValidationError('Invalid or altered unsubscribe link', [
+        { field: 'querystring.token', message: 'Invalid or altered unsubscribe link' },
+      ]);
+    }
+    return { userId, scope };
+  }
+
   async function view(userId: number): Promise<PreferencesView> {
     const [preferences, settings] = await Promise.all([
       preferenceMatrix(db, userId),
@@ -103,6 +116,21 @@ export function createPreferences({ db, signingSecret }: { db: Db; signingSecret
       return view(userId);
     },
 
+    /**
+     * What a signed link would turn off, and whether it is off already, changing nothing (the
+     * page a browser sees before confirming). A bad token is 400.
+     */
+    async inspectUnsubscribe(
+      token: string,
+    ): Promise<{ userId: number; scope: UnsubscribeScope; alreadyOff: boolean }> {
+      const { userId, scope } = checkToken(token);
+      const alreadyOff =
+        scope === 'digest'
+          ? !((await repo.findSettings(db, userId))?.dailyDigest ?? false)
+          : !(await preferenceMatrix(db, userId))[scope].email;
+      return { userId, scope, alreadyOff };
+    },
+
     /** The token of an unsubscribe link for this user and scope. */
     unsubscribeToken(userId: number, scope: UnsubscribeScope): string {
       return `${userId}.${scope}.${sign(userId, scope)}`;
@@ -113,14 +141,7 @@ export function createPreferences({ db, signingSecret }: { db: Db; signingSecret
      * without login; a token that is malformed or not signed by this server is 400, changing nothing.
      */
     async unsubscribe(token: string): Promise<{ userId: number; scope: UnsubscribeScope }> {
-      const match = /^([1-9][0-9]{0,9})\.([a-z_]{1,40})\.([A-Za-z0-9_-]{43})$/.exec(token);
-      const userId = match ? Number(match[1]) : 0;
-      const scope = match?.[2] ?? '';
-      if (!match || userId > 2_147_483_647 || !isScope(scope) || !safeEqual(match[3]!, sign(userId, scope))) {
-        throw new ValidationError('Invalid or altered unsubscribe link', [
-          { field: 'querystring.token', message: 'Invalid or altered unsubscribe link' },
-        ]);
-      }
+      const { userId, scope } = checkToken(token);
       await db.transaction(async (tx) => {
         if (scope === 'digest') await repo.upsertSettings(tx, userId, false);
         else
