@@ -214,6 +214,29 @@ describe('webhook retries, dead deliveries and disabling', () => {
           .slice(before)
           .map((r) => r.headers['lectern-event-id']),
       ).toEqual([event.id]);
+
+      // The first series' failed job, retried by an admin later, is superseded: it sends nothing.
+      const [oldJob] = await sql(
+        t,
+        `select id from pgboss.job where name = 'notifications.deliverWebhook' and data->>'deliveryId' = $1 and state = 'failed'`,
+        [String(retrying.id)],
+      );
+      const retried = await t.request({
+        method: 'POST',
+        url: `/api/admin/jobs/${oldJob!.id}/retry`,
+        token: admin.token,
+      });
+      expect(retried.status).toBe(200);
+      await waitFor(async () => {
+        const job = await t.request({
+          method: 'GET',
+          url: `/api/admin/jobs/${oldJob!.id}`,
+          token: admin.token,
+        });
+        return job.body.data.state === 'completed';
+      });
+      expect(hits('/later-ok').length).toBe(before + 1);
+      expect(await deliveryOf(endpoint.id)).toMatchObject({ status: 'succeeded', attemptCount: 5 });
     } finally {
       receiver.respond = previous;
     }
@@ -273,6 +296,18 @@ describe('webhook retries, dead deliveries and disabling', () => {
         .slice(before)
         .map((r) => r.headers['lectern-event-id']),
     ).not.toContain(later.id);
+    // ...but they are logged, so what the endpoint missed can be sent once it works again.
+    const log = await t.request({
+      method: 'GET',
+      url: `/api/admin/webhooks/${endpoint.id}/deliveries`,
+      token: admin.token,
+    });
+    const missed = log.body.data.items.find((d: { eventId: string }) => d.eventId === later.id);
+    expect(missed).toMatchObject({
+      status: 'dead',
+      attemptCount: 0,
+      lastError: expect.stringMatching(/^Not sent: the endpoint was disabled/),
+    });
     const mails = await t.request({
       method: 'GET',
       url: `/api/dev/mailbox?to=${encodeURIComponent(admin.email)}`,
@@ -284,4 +319,25 @@ describe('webhook retries, dead deliveries and disabling', () => {
     ).toHaveLength(1);
     expect(other.id).toBeGreaterThan(endpoint.id);
   }, 60_000);
+
+  it('one failure after days of silence starts a new streak instead of disabling the endpoint', async () => {
+    const endpoint = await createEndpoint('/rarely-used');
+    // Its last streak began three days ago and its last failure was two days ago; nothing since.
+    await sql(
+      t,
+      `update notifications.webhook_endpoints
+         set failing_since = now() - interval '3 days', last_failure_at = now() - interval '2 days'
+       where id = $1`,
+      [endpoint.id],
+    );
+    await publish('commerce.payment.succeeded', { paymentId: 906 });
+    await waitFor(async () => (await deliveryOf(endpoint.id))?.attemptCount >= 1);
+    const shown = await t.request({
+      method: 'GET',
+      url: `/api/admin/webhooks/${endpoint.id}`,
+      token: admin.token,
+    });
+    expect(shown.body.data.status).toBe('active');
+    expect(Date.now() - Date.parse(shown.body.data.failingSince)).toBeLessThan(60_000);
+  }, 30_000);
 });

@@ -169,8 +169,11 @@ describe('outbound webhooks', () => {
       });
       const later = await publish(t, 'commerce.payment.succeeded', { paymentId: 2 });
       await waitFor(async () => received(later.id).length > 0);
-      expect(await deliveries(id)).toEqual([]);
+      // Nothing is sent to a disabled endpoint, but what it misses is logged for redelivery.
       expect(received(event.id).filter((r) => r.url === '/patch')).toEqual([]);
+      const missed = await deliveries(id);
+      expect(missed.map((d) => d.eventId)).toEqual([later.id, event.id]);
+      for (const d of missed) expect(d).toMatchObject({ status: 'dead', attemptCount: 0, attempts: [] });
 
       const enabled = await patch({ status: 'active', description: null });
       expect(enabled.body.data).toMatchObject({
@@ -180,6 +183,13 @@ describe('outbound webhooks', () => {
         failingSince: null,
         description: null,
       });
+      const redelivered = await t.request({
+        method: 'POST',
+        url: `/api/admin/webhooks/${id}/deliveries/${missed[1]!.id}/redeliver`,
+        token: admin.token,
+      });
+      expect(redelivered.status).toBe(202);
+      await waitFor(async () => received(event.id).some((r) => r.url === '/patch'));
 
       const removed = await t.request({
         method: 'DELETE',

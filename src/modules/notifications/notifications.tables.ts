@@ -139,8 +139,13 @@ export const webhookEndpoints = notificationsSchema.table('webhook_endpoints', {
   previousSecretSealed: text('previous_secret_sealed'),
   previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true }),
   status: webhookEndpointStatus('status').notNull().default('active'),
-  /** Set at the first failure of a streak, cleared by a success; a day of failures disables it. */
+  /**
+   * Set at the first failure of a streak, cleared by a success; a day of failures disables it. A
+   * streak also ends when nothing failed for longer than the retries' longest pause (see
+   * `last_failure_at`), so one failure after days of silence starts a new streak.
+   */
   failingSince: timestamp('failing_since', { withTimezone: true }),
+  lastFailureAt: timestamp('last_failure_at', { withTimezone: true }),
   disabledAt: timestamp('disabled_at', { withTimezone: true }),
   disabledReason: varchar('disabled_reason', { length: 300 }),
   createdBy: integer('created_by').notNull(),
@@ -161,6 +166,11 @@ export const webhookDeliveries = notificationsSchema.table(
     payload: jsonb('payload').$type<unknown>().notNull(),
     status: webhookDeliveryStatus('status').notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
+    /**
+     * Which attempt series may run: a redelivery starts series n + 1, and a job of an older series
+     * (an admin retrying the dead-lettered job, say) stops instead of running alongside it.
+     */
+    series: integer('series').notNull().default(1),
     lastStatusCode: integer('last_status_code'),
     lastError: varchar('last_error', { length: 500 }),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),

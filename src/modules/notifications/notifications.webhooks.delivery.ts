@@ -12,6 +12,7 @@ export const DELIVER_WEBHOOK_JOB = 'notifications.deliverWebhook';
 /** An endpoint whose deliveries have all failed for this long is disabled. */
 const DISABLE_AFTER_SECONDS = 24 * 3600;
 const TIMEOUT_MS = 10_000;
+const DISABLED_NOTE = 'Not sent: the endpoint was disabled. Redeliver it once the endpoint is active again.';
 
 export interface WebhookSettings {
   /** Delay before the first retry; each retry doubles it, plus up to 100% jitter (pg-boss backoff). */
@@ -34,6 +35,8 @@ interface DeliverJob {
   deliveryId: number;
   /** Sent by an admin (test ping, redelivery): goes out even while the endpoint is disabled. */
   manual?: boolean;
+  /** The delivery's attempt series this job belongs to (absent: the first). */
+  series?: number;
 }
 
 export interface WebhookDeliveryDeps {
@@ -58,8 +61,25 @@ class WebhookDeliveryFailed extends Error {
 export function createWebhookDelivery({ platform, identity, settings, policy }: WebhookDeliveryDeps) {
   const { db, jobs, sealer, logger } = platform;
 
-  const enqueue = (tx: DbOrTx, deliveryId: number, manual = false) =>
-    jobs.send<DeliverJob>(DELIVER_WEBHOOK_JOB, manual ? { deliveryId, manual } : { deliveryId }, { tx });
+  /**
+   * The longest pause between two failures of a streak that is still one streak: the longest wait
+   * between two retries of one delivery (the last backoff step, doubled for jitter), from 1 to 24 h.
+   */
+  const streakGapSeconds = Math.min(
+    Math.max(settings.retryDelaySeconds * 2 ** Math.max(settings.retryLimit - 1, 0) * 2, 3600),
+    DISABLE_AFTER_SECONDS,
+  );
+
+  const enqueue = (tx: DbOrTx, deliveryId: number, options: { manual?: boolean; series?: number } = {}) =>
+    jobs.send<DeliverJob>(
+      DELIVER_WEBHOOK_JOB,
+      {
+        deliveryId,
+        ...(options.manual ? { manual: true } : {}),
+        ...(options.series && options.series > 1 ? { series: options.series } : {}),
+      },
+      { tx },
+    );
 
   for (const event of WEBHOOK_EVENTS) {
     platform.events.subscribe<unknown>({
@@ -72,14 +92,18 @@ export function createWebhookDelivery({ platform, identity, settings, policy }: 
           createdAt: e.occurredAt,
           data: e.payload,
         };
-        for (const endpointId of await repo.activeEndpointIdsFor(tx, event)) {
+        for (const endpoint of await repo.endpointsSubscribedTo(tx, event)) {
+          const active = endpoint.status === 'active';
+          // A disabled endpoint's events are logged (dead, no job), so what it missed can be
+          // redelivered once it works again.
           const deliveryId = await repo.insertDelivery(tx, {
-            endpointId,
+            endpointId: endpoint.id,
             eventId: e.id,
             eventName: e.name,
             payload: envelope,
+            ...(active ? {} : { status: 'dead' as const, lastError: DISABLED_NOTE }),
           });
-          if (deliveryId !== undefined) await enqueue(tx, deliveryId);
+          if (deliveryId !== undefined && active) await enqueue(tx, deliveryId);
         }
       },
     });
@@ -125,10 +149,12 @@ export function createWebhookDelivery({ platform, identity, settings, policy }: 
   async function deliver(data: DeliverJob, job: JobContext) {
     const delivery = await repo.findDelivery(db, data.deliveryId);
     if (!delivery || delivery.status === 'succeeded') return;
+    // Superseded by a redelivery: that series sends; this job stops (and is not retried).
+    if ((data.series ?? 1) !== delivery.series) return;
     const endpoint = await repo.findEndpoint(db, delivery.endpointId);
     if (!endpoint) return;
     if (endpoint.status !== 'active' && !data.manual) {
-      await repo.markDeliveryDead(db, delivery.id, 'Endpoint disabled');
+      await repo.markDeliveryDead(db, delivery.id, DISABLED_NOTE);
       return;
     }
 
@@ -144,7 +170,7 @@ export function createWebhookDelivery({ platform, identity, settings, policy }: 
       let disabled: repo.EndpointRow | undefined;
       if (result.ok) await repo.clearFailingSince(tx, endpoint.id);
       else {
-        await repo.markFailing(tx, endpoint.id);
+        await repo.markFailing(tx, endpoint.id, streakGapSeconds);
         disabled = await repo.disableIfFailingFor(
           tx,
           endpoint.id,

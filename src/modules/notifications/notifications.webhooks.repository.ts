@@ -50,20 +50,27 @@ export async function deleteEndpoint(db: DbOrTx, id: number): Promise<boolean> {
   return rows.length > 0;
 }
 
-/** Active endpoints subscribed to `event`. */
-export async function activeEndpointIdsFor(db: DbOrTx, event: string): Promise<number[]> {
-  const rows = await db
-    .select({ id: webhookEndpoints.id })
+/** Endpoints subscribed to `event`, active or not, with their status. */
+export async function endpointsSubscribedTo(db: DbOrTx, event: string) {
+  return db
+    .select({ id: webhookEndpoints.id, status: webhookEndpoints.status })
     .from(webhookEndpoints)
-    .where(and(eq(webhookEndpoints.status, 'active'), arrayContains(webhookEndpoints.events, [event])))
+    .where(arrayContains(webhookEndpoints.events, [event]))
     .orderBy(asc(webhookEndpoints.id));
-  return rows.map((r) => r.id);
 }
 
 /** One delivery per endpoint and event: a repeated event inserts nothing and returns undefined. */
 export async function insertDelivery(
   db: DbOrTx,
-  values: { endpointId: number; eventId: string; eventName: string; payload: unknown },
+  values: {
+    endpointId: number;
+    eventId: string;
+    eventName: string;
+    payload: unknown;
+    /** For an event that reaches a disabled endpoint: logged as dead, so it can be redelivered. */
+    status?: DeliveryStatus;
+    lastError?: string;
+  },
 ): Promise<number | undefined> {
   const [row] = await db
     .insert(webhookDeliveries)
@@ -153,11 +160,14 @@ export async function markDeliveryDead(db: DbOrTx, id: number, reason: string): 
     .where(eq(webhookDeliveries.id, id));
 }
 
-/** Puts a finished (succeeded or dead) delivery back to pending; undefined when it is in flight. */
+/**
+ * Puts a finished (succeeded or dead) delivery back to pending as a new attempt series; undefined
+ * when it is in flight.
+ */
 export async function reopenDelivery(db: DbOrTx, id: number): Promise<DeliveryRow | undefined> {
   const [row] = await db
     .update(webhookDeliveries)
-    .set({ status: 'pending', nextAttemptAt: null })
+    .set({ status: 'pending', nextAttemptAt: null, series: sql`${webhookDeliveries.series} + 1` })
     .where(and(eq(webhookDeliveries.id, id), inArray(webhookDeliveries.status, ['succeeded', 'dead'])))
     .returning();
   return row;
@@ -171,13 +181,23 @@ export async function clearFailingSince(db: DbOrTx, endpointId: number): Promise
     .where(and(eq(webhookEndpoints.id, endpointId), sql`${webhookEndpoints.failingSince} is not null`));
 }
 
-/** Starts the failure streak if none is running; returns when it started. */
-export async function markFailing(db: DbOrTx, endpointId: number): Promise<Date | null> {
+/**
+ * Records a failure: it starts a streak when none runs, or when the previous failure is more than
+ * `gapSeconds` old (the endpoint was silent, not failing, in between); returns when the streak began.
+ */
+export async function markFailing(db: DbOrTx, endpointId: number, gapSeconds: number): Promise<Date | null> {
+  const e = webhookEndpoints;
   const [row] = await db
-    .update(webhookEndpoints)
-    .set({ failingSince: sql`coalesce(${webhookEndpoints.failingSince}, now())` })
-    .where(eq(webhookEndpoints.id, endpointId))
-    .returning({ failingSince: webhookEndpoints.failingSince });
+    .update(e)
+    .set({
+      failingSince: sql`case
+        when ${e.failingSince} is null or ${e.lastFailureAt} is null
+          or ${e.lastFailureAt} < now() - ${gapSeconds} * interval '1 second' then now()
+        else ${e.failingSince} end`,
+      lastFailureAt: sql`now()`,
+    })
+    .where(eq(e.id, endpointId))
+    .returning({ failingSince: e.failingSince });
   return row?.failingSince ?? null;
 }
 

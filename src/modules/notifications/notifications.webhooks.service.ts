@@ -122,7 +122,7 @@ export function createWebhookService({ platform, identity, delivery, policy }: W
         eventName: envelope.type,
         payload: envelope,
       });
-      await delivery.enqueue(tx, deliveryId!, true);
+      await delivery.enqueue(tx, deliveryId!, { manual: true });
       return deliveryId!;
     });
     return toDeliveryView((await repo.findDelivery(db, id))!, []);
@@ -240,7 +240,7 @@ export function createWebhookService({ platform, identity, delivery, policy }: W
       if (!existing || existing.endpointId !== id) throw new NotFound('Delivery not found');
       const reopened = await db.transaction(async (tx) => {
         const row = await repo.reopenDelivery(tx, deliveryId);
-        if (row) await delivery.enqueue(tx, row.id, true);
+        if (row) await delivery.enqueue(tx, row.id, { manual: true, series: row.series });
         return row;
       });
       if (!reopened) throw new Conflict(`The delivery is still ${existing.status}; wait for it to finish`);

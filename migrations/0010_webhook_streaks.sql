@@ -1,0 +1,2 @@
+ALTER TABLE "notifications"."webhook_deliveries" ADD COLUMN "series" integer DEFAULT 1 NOT NULL;--> statement-breakpoint
+ALTER TABLE "notifications"."webhook_endpoints" ADD COLUMN "last_failure_at" timestamp with time zone;
