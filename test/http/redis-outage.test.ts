@@ -30,3 +30,24 @@ describe('when Redis is unreachable', () => {
     expect((await t.request({ method: 'GET', url: '/health/live' })).status).toBe(200);
   }, 60_000);
 });
+
+describe('when Redis is unreachable, the credential rate limit', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ REDIS_URL: 'redis://127.0.0.1:1', AUTH_RATE_LIMIT_MAX: '3' });
+  });
+  afterAll(() => t.close());
+
+  it('still holds, counted in this process', async () => {
+    const attempt = () =>
+      t.request({
+        method: 'POST',
+        url: '/api/auth/user/login',
+        payload: { email: 'nobody@school.example', password: 'wrong-password-123' },
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await attempt()).status);
+    expect(statuses.slice(0, 3)).toEqual([401, 401, 401]);
+    expect(statuses.slice(3)).toEqual([429, 429]);
+  }, 60_000);
+});

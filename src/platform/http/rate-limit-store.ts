@@ -137,12 +137,53 @@ export function batchedRedisStore({
         exponentialBackoff?: boolean;
         routeInfo?: { method?: string; url?: string };
       };
-      return new RedisStore(
-        route.continueExceeding ?? false,
-        route.exponentialBackoff ?? false,
-        redis,
-        `${nameSpace}${route.routeInfo?.method ?? ''}${route.routeInfo?.url ?? ''}-`,
+      return withLocalFallback(
+        new RedisStore(
+          route.continueExceeding ?? false,
+          route.exponentialBackoff ?? false,
+          redis,
+          `${nameSpace}${route.routeInfo?.method ?? ''}${route.routeInfo?.url ?? ''}-`,
+        ),
+        maxKeys,
       );
     }
   };
+}
+
+/**
+ * The strict buckets guard credentials, so a Redis outage must not switch them off (the plugin's
+ * `skipOnError` would let every request through): while Redis fails, this process counts on its
+ * own, in fixed windows, and the limit holds per process until Redis answers again.
+ */
+function withLocalFallback(store: FastifyRateLimitStore, maxKeys: number): FastifyRateLimitStore {
+  const local = new Map<string, { window: number; count: number }>();
+  const localIncr: Incr = (key, callback, ...rest: unknown[]) => {
+    const [windowMs] = rest as [number];
+    const now = Date.now();
+    const window = Math.floor(now / windowMs);
+    let counter = local.get(key);
+    if (!counter || counter.window !== window) {
+      if (!counter && local.size >= maxKeys) {
+        const oldest = local.keys().next().value;
+        if (oldest !== undefined) local.delete(oldest);
+      }
+      counter = { window, count: 0 };
+      local.set(key, counter);
+    }
+    counter.count += 1;
+    callback(null, { current: counter.count, ttl: (window + 1) * windowMs - now });
+  };
+  const incr: Incr = (key, callback, ...rest: unknown[]) => {
+    const redisIncr = store.incr as (...args: unknown[]) => void;
+    redisIncr.call(
+      store,
+      key,
+      (err: Error | null, result: Parameters<Parameters<Incr>[1]>[1]) => {
+        if (err) (localIncr as (...args: unknown[]) => void)(key, callback, ...rest);
+        else callback(null, result);
+      },
+      ...rest,
+    );
+  };
+  return { incr, child: (options) => store.child(options) };
 }

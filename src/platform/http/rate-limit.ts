@@ -16,7 +16,9 @@ export function rateLimitBuckets(config: Config) {
       max: authRateLimit.max,
       timeWindow: authRateLimit.windowSeconds * 1000,
       keyGenerator: (req: { ip: string }) => `credentials:${req.ip}`,
-      // Route-level options do not inherit the global one.
+      // Route-level options do not inherit the global one. With Redis, the store falls back to
+      // counting in this process while Redis fails (see rate-limit-store.ts), so no error reaches
+      // the plugin and the limit holds through an outage.
       skipOnError: true,
     },
   };
