@@ -53,6 +53,17 @@ describe('Idempotency-Key', () => {
   });
   afterAll(() => t.close());
 
+  /** The fingerprint the server stores for a charge of 12, read from a request that ran with it. */
+  async function fingerprintOf(token: string, key: string) {
+    const probe = `${key}-probe`;
+    await charge(token, 12, probe);
+    const [row] = await t.app.platform.database.db
+      .select()
+      .from(idempotencyKeys)
+      .where(eq(idempotencyKeys.key, probe));
+    return row!.requestHash;
+  }
+
   const charge = (token: string, amount: number, key?: string) =>
     t.request({
       method: 'POST',
@@ -110,6 +121,26 @@ describe('Idempotency-Key', () => {
     release?.();
     expect((await first).status).toBe(201);
     expect((await charge(user.token, 7, 'key-5')).headers['idempotent-replayed']).toBe('true');
+  });
+
+  it('lets a retry take over a key whose first request died (no answer after 5 minutes), not before', async () => {
+    const user = await registerStudent(t);
+    const scope = `${user.userId}:POST /api/test/charge`;
+    const db = t.app.platform.database.db;
+    const claim = async (key: string, minutesAgo: number) =>
+      db.insert(idempotencyKeys).values({
+        scope,
+        key,
+        // What the first request stored: the fingerprint of the same request.
+        requestHash: await fingerprintOf(user.token, key),
+        createdAt: new Date(Date.now() - minutesAgo * 60_000),
+      });
+    await claim('crashed', 6);
+    await claim('slow', 2);
+    const before = runs;
+    expect((await charge(user.token, 12, 'crashed')).status).toBe(201);
+    expect((await charge(user.token, 12, 'slow')).status).toBe(409);
+    expect(runs - before).toBe(1);
   });
 
   it('keeps keys per user: the same key from another user runs separately', async () => {

@@ -8,8 +8,13 @@ import type { Jobs } from '../jobs.ts';
 import { idempotencyKeys } from '../platform.tables.ts';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
-/** A first request that has not finished after this long is presumed dead; a retry may take over. */
-const ABANDONED_AFTER_MS = 60_000;
+/**
+ * A first request that has not finished after this long is presumed dead (its process crashed), and
+ * a retry may take over. Far longer than any request runs (outbound calls time out after 10 to 30
+ * s), so a slow first request is not run a second time beside itself; the price is that a retry
+ * after a crash waits this long (409 until then).
+ */
+const ABANDONED_AFTER_MS = 5 * 60_000;
 /** Keys are kept at least this long (Stripe keeps them 24 hours). */
 const RETENTION_HOURS = 48;
 export const PURGE_IDEMPOTENCY_JOB = 'platform.purgeIdempotencyKeys';
