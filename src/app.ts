@@ -129,6 +129,7 @@ export async function buildApp({
     identity: identity.api,
     catalog: catalog.api,
     enrollment: enrollment.api,
+    commerce: commerce.api,
   });
   const guard = createAuthGuard(identity.api.verifyAccessToken);
   const idempotency = createIdempotency({

@@ -167,6 +167,8 @@ describe('commerce events', () => {
     expect(receipt!.text).toContain('Transaction: tx_TESTPAYMENT0000000000000');
     expect(receipt!.text).toContain('https://learn.example.test/orders/55');
     expect(receipt!.html).toContain('NGN 5,000.00');
+    // Order 55 does not exist in commerce, so there is no PDF to attach: the email says where it is.
+    expect(receipt!.text).toContain('You can download the receipt from your order.');
 
     const refund: OrderRefunded = {
       orderId: 55,

@@ -1,60 +1,30 @@
 import type { DbOrTx } from '../../platform/db.ts';
 import { NotFound } from '../../platform/errors.ts';
 import type { Principal } from '../../platform/http/auth.ts';
-import type { MailMessage } from '../../platform/mail.ts';
+import type { MailAttachment } from '../../platform/mail.ts';
 import type { Platform } from '../../platform/platform.ts';
 import type { IdentityApi } from '../identity/index.ts';
-import { PAYMENT_SUCCEEDED, type PaymentSucceeded } from './commerce.events.ts';
 import * as orders from './commerce.orders.repository.ts';
-import { formatMoney, type ReceiptData, renderReceiptPdf } from './commerce.receipts.pdf.ts';
+import { type ReceiptData, renderReceiptPdf } from './commerce.receipts.pdf.ts';
 import { receiptRoutes } from './commerce.receipts.routes.ts';
 import { findRefundOfOrder } from './commerce.refunds.repository.ts';
 
-export const EMAIL_RECEIPT_CONSUMER = 'commerce.emailReceipt';
-export const SEND_RECEIPT_JOB = 'commerce.sendReceipt';
 const ISSUER = 'Lectern';
 
 export interface ReceiptsDeps {
-  platform: Pick<Platform, 'db' | 'events' | 'jobs' | 'mailer'>;
+  platform: Pick<Platform, 'db'>;
   identity: Pick<IdentityApi, 'getProfile'>;
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
 export const receiptFilename = (orderId: number) => `lectern-receipt-order-${orderId}.pdf`;
 
-/** The email that carries a receipt: a short note, the PDF attached. */
-function receiptEmail(data: ReceiptData, pdf: Buffer): MailMessage {
-  const title = data.courseTitle.replace(/[\r\n]+/g, ' ');
-  const total = formatMoney(data.amountMinor, data.currency);
-  const paragraphs = [
-    `Hello ${data.buyer.name},`,
-    `Thank you for buying “${title}”. Your receipt is attached as a PDF.`,
-    `Order ${data.orderId} · ${total} · transaction ${data.transactionId}`,
-    'You can download it again at any time from your orders.',
-  ];
-  return {
-    to: data.buyer.email,
-    subject: `Your receipt for “${title.length > 200 ? `${title.slice(0, 199)}…` : title}”`,
-    text: `${paragraphs.join('\n\n')}\n`,
-    html: paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join('\n'),
-    attachments: [
-      {
-        filename: receiptFilename(data.orderId),
-        contentType: 'application/pdf',
-        contentBase64: pdf.toString('base64'),
-      },
-    ],
-  };
-}
-
 /**
- * PDF receipts of paid and refunded orders: downloaded by the buyer or an admin, and emailed
- * (through the mail job, attached) once a payment succeeds.
+ * PDF receipts of paid and refunded orders: downloaded by the buyer or an admin, and attached to
+ * the payment email the notifications module sends when a payment succeeds (one email per
+ * purchase, with its delivery log and the buyer's preferences).
  */
 function createReceiptsService({ platform, identity }: ReceiptsDeps) {
-  const { db, jobs, mailer } = platform;
+  const { db } = platform;
 
   /** What the receipt shows, or null when the order has none (never paid). */
   async function receiptData(
@@ -112,28 +82,6 @@ function createReceiptsService({ platform, identity }: ReceiptsDeps) {
   // event's transaction (so it exists only if that commits); the job reads the buyer's profile
   // through the identity API, which cannot join this transaction, and its idempotency key sends
   // the mail once per order however often the job runs.
-  platform.events.subscribe<PaymentSucceeded>({
-    event: PAYMENT_SUCCEEDED,
-    consumer: EMAIL_RECEIPT_CONSUMER,
-    handle: async (event, tx) => {
-      await jobs.send(SEND_RECEIPT_JOB, { orderId: event.payload.orderId }, { tx });
-    },
-  });
-  jobs.define<{ orderId: number }>({
-    name: SEND_RECEIPT_JOB,
-    handler: async ({ orderId }) => {
-      const order = await orders.findOrder(db, orderId);
-      const buyer = order ? await buyerOf(order.userId) : null;
-      if (!order || !buyer) return; // the account was erased meanwhile: nobody to send it to
-      const data = await receiptData(db, order, buyer);
-      if (!data) return;
-      await mailer.send({
-        ...receiptEmail(data, renderReceiptPdf(data)),
-        idempotencyKey: `receipt:${order.id}`,
-      });
-    },
-  });
-
   return {
     /** `GET /api/orders/{id}/receipt`: the buyer and admins; 404 for others and unpaid orders. */
     async render(principal: Principal, orderId: number): Promise<{ filename: string; pdf: Buffer }> {
@@ -146,13 +94,30 @@ function createReceiptsService({ platform, identity }: ReceiptsDeps) {
       if (!data) throw new NotFound('This order has no receipt: it has not been paid');
       return { filename: receiptFilename(order.id), pdf: renderReceiptPdf(data) };
     },
+
+    /** The receipt of a paid order as an email attachment, or null (unpaid, or the buyer is gone). */
+    async attachment(orderId: number): Promise<MailAttachment | null> {
+      const order = await orders.findOrder(db, orderId);
+      const buyer = order ? await buyerOf(order.userId) : null;
+      if (!order || !buyer) return null;
+      const data = await receiptData(db, order, buyer);
+      if (!data) return null;
+      return {
+        filename: receiptFilename(order.id),
+        contentType: 'application/pdf',
+        contentBase64: renderReceiptPdf(data).toString('base64'),
+      };
+    },
   };
 }
 export type ReceiptsService = ReturnType<typeof createReceiptsService>;
 
-/** The feature as the module wires it: the receipt email consumer and the download route. */
+/** The feature as the module wires it: the attachment for the payment email and the download route. */
 export function createReceiptsFeature(deps: ReceiptsDeps) {
   const service = createReceiptsService(deps);
-  return { api: { renderReceipt: service.render }, routes: receiptRoutes(service) };
+  return {
+    api: { renderReceipt: service.render, receiptAttachment: service.attachment },
+    routes: receiptRoutes(service),
+  };
 }
 export type ReceiptsFeature = ReturnType<typeof createReceiptsFeature>;

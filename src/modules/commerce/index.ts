@@ -85,6 +85,8 @@ export function createCommerceModule({ platform, identity, catalog }: CommerceDe
       getPayment: payments.api.getPayment,
       /** Lets the enrollment module refuse checkouts (already enrolled, prerequisites missing). */
       setPurchaseCheck: payments.api.setPurchaseCheck,
+      /** A paid order's PDF receipt as an email attachment, or null (the payment email carries it). */
+      receiptAttachment: receipts.api.receiptAttachment,
       /** Paystack adapter (initialize, verify, refund) and reconciliation. */
       paystack: paystack.api,
       // ── end api ──

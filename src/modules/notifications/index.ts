@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../../platform/http/route-context.ts';
 import type { Platform } from '../../platform/platform.ts';
 import type { CatalogApi } from '../catalog/index.ts';
+import type { CommerceApi } from '../commerce/index.ts';
 import type { EnrollmentApi } from '../enrollment/index.ts';
 import type { IdentityApi } from '../identity/index.ts';
 import { createWebhooksFeature } from './notifications.webhooks.feature.ts';
@@ -12,6 +13,7 @@ export interface NotificationsDeps {
   identity: IdentityApi;
   catalog: CatalogApi;
   enrollment: EnrollmentApi;
+  commerce: CommerceApi;
 }
 
 type RoutePlugin = (app: FastifyInstance, ctx: RouteContext) => Promise<void>;
@@ -20,11 +22,17 @@ type RoutePlugin = (app: FastifyInstance, ctx: RouteContext) => Promise<void>;
  * The notifications module (seed 004): in-app and email notifications with templates, preferences
  * and a delivery log, reacting to other modules' events; and outbound webhooks for other systems.
  */
-export function createNotificationsModule({ platform, identity, catalog, enrollment }: NotificationsDeps) {
+export function createNotificationsModule({
+  platform,
+  identity,
+  catalog,
+  enrollment,
+  commerce,
+}: NotificationsDeps) {
   const routePlugins: RoutePlugin[] = [];
 
   // ── notifications ──
-  const inbox = createNotificationsFeature({ platform, identity, catalog, enrollment });
+  const inbox = createNotificationsFeature({ platform, identity, catalog, enrollment, commerce });
   routePlugins.push(...inbox.routes);
   // ── end notifications ──
 
@@ -37,6 +45,7 @@ export function createNotificationsModule({ platform, identity, catalog, enrollm
   void identity;
   void catalog;
   void enrollment;
+  void commerce;
   return {
     api: {
       // ── api ──

@@ -1,4 +1,5 @@
 import type { CatalogApi } from '../catalog/index.ts';
+import type { CommerceApi } from '../commerce/index.ts';
 import type { IdentityApi } from '../identity/index.ts';
 
 /** One live enrollment whose student has shown no activity since `lastActivityAt`. */
@@ -31,3 +32,5 @@ export interface EnrollmentReads {
 
 export type CatalogReads = Pick<CatalogApi, 'getCourse'>;
 export type IdentityReads = Pick<IdentityApi, 'getProfile'>;
+/** The PDF receipt the payment email carries. */
+export type CommerceReads = Pick<CommerceApi, 'receiptAttachment'>;

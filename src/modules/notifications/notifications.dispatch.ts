@@ -1,6 +1,6 @@
 import type { Tx } from '../../platform/db.ts';
 import { NotFound } from '../../platform/errors.ts';
-import { idempotencyJobId, type MailAttempt } from '../../platform/mail.ts';
+import { idempotencyJobId, type MailAttachment, type MailAttempt } from '../../platform/mail.ts';
 import type { Platform } from '../../platform/platform.ts';
 import type { IdentityReads } from './notifications.deps.ts';
 import type { NotificationsPolicy } from './notifications.policy.ts';
@@ -39,6 +39,8 @@ export interface NotifyRequest<V> {
   recordSkipped?: boolean;
   /** The daily digest has its own switch and ignores the category matrix. */
   ignorePreferences?: boolean;
+  /** Files for the email channel (e.g. the PDF receipt); not for scheduled sends. */
+  attachments?: MailAttachment[];
 }
 
 export interface Notified {
@@ -73,7 +75,12 @@ export function createDispatcher(deps: {
   }
 
   /** Renders a notification's email and enqueues it, tracked and deduplicated by the notification id. */
-  async function enqueueEmail(tx: Tx, row: repo.NotificationRow, recipient: Recipient) {
+  async function enqueueEmail(
+    tx: Tx,
+    row: repo.NotificationRow,
+    recipient: Recipient,
+    attachments?: MailAttachment[],
+  ) {
     const template = templateNamed(row.template);
     if (!template) throw new Error(`Unknown notification template ${row.template}`);
     // Essential (account) messages carry no unsubscribe link; the digest's link turns the digest off.
@@ -107,6 +114,7 @@ export function createDispatcher(deps: {
         },
         trackingId: `notification:${row.id}`,
         idempotencyKey: `notification:${row.id}`,
+        ...(attachments?.length ? { attachments } : {}),
       },
       { tx },
     );
@@ -165,7 +173,7 @@ export function createDispatcher(deps: {
         });
       } else {
         delivery = await repo.insertDelivery(tx, { ...base, status: 'pending' });
-        await enqueueEmail(tx, row, recipient);
+        await enqueueEmail(tx, row, recipient, req.attachments);
       }
       out.push({ row, delivery });
     }

@@ -1,5 +1,5 @@
 import type { DomainEvent } from '../../platform/events.ts';
-import { idempotencyJobId } from '../../platform/mail.ts';
+import { idempotencyJobId, type MailAttachment } from '../../platform/mail.ts';
 import type { Platform } from '../../platform/platform.ts';
 import { COURSE_PUBLISHED, LESSON_ADDED, type CourseEvent, type LessonAdded } from '../catalog/index.ts';
 import {
@@ -10,7 +10,7 @@ import {
 } from '../commerce/index.ts';
 import { ENROLLMENT_CREATED, type EnrollmentCreated } from '../enrollment/index.ts';
 import { USER_ERASED, USER_REGISTERED, type UserErased, type UserRegistered } from '../identity/index.ts';
-import type { CatalogReads, EnrollmentReads } from './notifications.deps.ts';
+import type { CatalogReads, CommerceReads, EnrollmentReads } from './notifications.deps.ts';
 import type { Dispatcher, Recipient } from './notifications.dispatch.ts';
 import { deleteUserPreferences } from './notifications.preferences.repository.ts';
 import { deleteUserNotifications } from './notifications.repository.ts';
@@ -61,10 +61,11 @@ export function registerEventHandlers(deps: {
   platform: Pick<Platform, 'db' | 'jobs' | 'events' | 'config'>;
   catalog: CatalogReads;
   enrollment: Pick<EnrollmentReads, 'listStudentIds'>;
+  commerce: CommerceReads;
   dispatcher: Dispatcher;
 }) {
   const { db, jobs, events, config } = deps.platform;
-  const { dispatcher, catalog } = deps;
+  const { dispatcher, catalog, commerce } = deps;
   const appUrl = config.appUrl;
   const courseUrl = (slug: string) => `${appUrl}/courses/${encodeURIComponent(slug)}`;
 
@@ -99,7 +100,13 @@ export function registerEventHandlers(deps: {
   });
 
   const both = ['in_app', 'email'] as const;
-  const send = <V>(recipient: Recipient, template: NotificationTemplate<V>, vars: V, eventId: string) =>
+  const send = <V>(
+    recipient: Recipient,
+    template: NotificationTemplate<V>,
+    vars: V,
+    eventId: string,
+    attachments?: MailAttachment[],
+  ) =>
     db.transaction((tx) =>
       dispatcher.notify(tx, {
         recipient,
@@ -107,6 +114,7 @@ export function registerEventHandlers(deps: {
         vars,
         channels: [...both],
         dedupeKey: `${template.name}:${eventId}`,
+        ...(attachments?.length ? { attachments } : {}),
       }),
     );
 
@@ -144,9 +152,11 @@ export function registerEventHandlers(deps: {
       }
       case 'payment': {
         const p = job.payload;
-        const [recipient, course] = await Promise.all([
+        const [recipient, course, receipt] = await Promise.all([
           dispatcher.recipientOf(p.userId),
           catalog.getCourse(p.courseId),
+          // Null when the order was refunded before this ran: the email then carries no PDF.
+          commerce.receiptAttachment(p.orderId),
         ]);
         if (!recipient) return;
         await send(
@@ -160,8 +170,10 @@ export function registerEventHandlers(deps: {
             transactionId: p.transactionId,
             method: p.method,
             orderUrl: `${appUrl}/orders/${p.orderId}`,
+            receiptAttached: receipt !== null,
           },
           job.eventId,
+          receipt ? [receipt] : undefined,
         );
         return;
       }

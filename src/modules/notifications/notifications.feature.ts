@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../../platform/http/route-context.ts';
 import type { Platform } from '../../platform/platform.ts';
 import type { IdentityApi } from '../identity/index.ts';
-import type { CatalogReads, EnrollmentReads } from './notifications.deps.ts';
+import type { CatalogReads, CommerceReads, EnrollmentReads } from './notifications.deps.ts';
 import { registerScheduledJobs } from './notifications.digest.ts';
 import { createDispatcher } from './notifications.dispatch.ts';
 import { registerEventHandlers } from './notifications.events.ts';
@@ -25,13 +25,14 @@ export function createNotificationsFeature(deps: {
   identity: Pick<IdentityApi, 'getProfile' | 'registerExportContributor'>;
   catalog: CatalogReads;
   enrollment: EnrollmentReads;
+  commerce: CommerceReads;
 }) {
-  const { platform, identity, catalog, enrollment } = deps;
+  const { platform, identity, catalog, enrollment, commerce } = deps;
   const preferences = createPreferences({ db: platform.db, signingSecret: platform.config.signingSecret });
   const policy = createNotificationsPolicy({ catalog, enrollment });
   const dispatcher = createDispatcher({ platform, identity, preferences, policy });
   const service = createNotificationsService({ db: platform.db, dispatcher, policy });
-  registerEventHandlers({ platform, catalog, enrollment, dispatcher });
+  registerEventHandlers({ platform, catalog, enrollment, commerce, dispatcher });
   registerScheduledJobs({ platform, catalog, enrollment, dispatcher });
 
   identity.registerExportContributor('notifications', async (userId) => ({

@@ -7,7 +7,7 @@ const id = z.number().int().positive();
 const methods = { card: 'Card', paystack: 'Paystack', wallet: 'Wallet' } as const;
 const method = z.enum(['card', 'paystack', 'wallet']);
 
-/** A short payment notice; commerce itself emails the PDF receipt. */
+/** The payment confirmation, with the PDF receipt (from commerce) attached when the order has one. */
 export const paymentReceipt = defineTemplate(
   z.object({
     orderId: id,
@@ -18,20 +18,22 @@ export const paymentReceipt = defineTemplate(
     transactionId: z.string(),
     method,
     orderUrl: z.string().url(),
+    /** Whether the email carries the PDF (not when the order was refunded before the email went). */
+    receiptAttached: z.boolean().default(false),
   }),
   {
     name: 'payment_receipt',
     category: 'payments',
     inApp: (v) => ({
       title: 'Payment received',
-      body: `We received ${v.amount} for “${v.courseTitle}”. Your receipt is on its way by email.`,
+      body: `We received ${v.amount} for “${v.courseTitle}”. Your receipt is in your orders.`,
     }),
     subject: (v) => `Payment received: ${v.amount} for ${v.courseTitle}`,
     reason: (v) => `You receive this email because you paid for “${v.courseTitle}” on Lectern.`,
     text: (v, ctx) =>
       [
         `Hello ${ctx.recipientName},`,
-        `We received your payment for “${v.courseTitle}”. The PDF receipt comes in a separate email.`,
+        `We received your payment for “${v.courseTitle}”. ${receiptLine(v.receiptAttached)}`,
         [
           `Amount: ${v.amount}`,
           `Method: ${methods[v.method]}`,
@@ -42,7 +44,7 @@ export const paymentReceipt = defineTemplate(
       ].join('\n\n'),
     html: (v, ctx) =>
       html`${paragraph(`Hello ${ctx.recipientName},`)}${paragraph(
-        `We received your payment for “${v.courseTitle}”. The PDF receipt comes in a separate email.`,
+        `We received your payment for “${v.courseTitle}”. ${receiptLine(v.receiptAttached)}`,
       )}${details([
         ['Amount', v.amount],
         ['Method', methods[v.method]],
@@ -51,6 +53,12 @@ export const paymentReceipt = defineTemplate(
       ])}${button('View your order', v.orderUrl)}`,
   },
 );
+
+function receiptLine(attached: boolean) {
+  return attached
+    ? 'Your receipt is attached as a PDF; you can download it again from your order at any time.'
+    : 'You can download the receipt from your order.';
+}
 
 /** A refund was made: the money goes back by the original method and course access ends. */
 export const refundNotice = defineTemplate(
