@@ -92,6 +92,41 @@ describe('catalog search, pagination and autocomplete', () => {
     expect(res.body.data.facetsExhaustive).toBe(false);
   });
 
+  it('prefers title matches when the text matches more courses than a search ranks', async () => {
+    const ownerId = owner();
+    const template = await insertCourse(t, {
+      ownerId,
+      title: 'Mobile apps 0',
+      description: 'Screens for phones, written in Kotlin',
+      publishedAt: minutesAgo(60),
+    });
+    // 1,000 courses that mention the word only in their description, stored first.
+    await t.app.platform.database.executor.executeSql(
+      `insert into catalog.courses (slug, title, description, owner_id, instructor_name, status, published_at, search_vector)
+       select c.slug || '-' || g, 'Mobile apps ' || g, c.description, c.owner_id, c.instructor_name, c.status,
+              c.published_at, c.search_vector
+       from catalog.courses c, generate_series(1, 1000) g where c.id = $1`,
+      [template.id],
+    );
+    await insertCourse(t, { ownerId, title: 'Kotlin coroutines in depth', description: 'Concurrency' });
+    const res = await get(`/api/courses?instructor=${ownerId}&q=kotlin&limit=5`);
+    expect(res.status).toBe(200);
+    expect(res.body.data.items[0].title).toBe('Kotlin coroutines in depth');
+    // Web-search syntax still applies to the title branch: a phrase and an exclusion.
+    const phrase = await get(
+      `/api/courses?instructor=${ownerId}&q=${encodeURIComponent('"kotlin coroutines"')}&limit=5`,
+    );
+    expect(phrase.body.data.items.map((i: { title: string }) => i.title)).toEqual([
+      'Kotlin coroutines in depth',
+    ]);
+    const excluded = await get(
+      `/api/courses?instructor=${ownerId}&q=${encodeURIComponent('kotlin -coroutines')}&limit=5`,
+    );
+    expect(excluded.body.data.items.map((i: { title: string }) => i.title)).not.toContain(
+      'Kotlin coroutines in depth',
+    );
+  });
+
   it('keeps pages stable while new courses are published between them', async () => {
     const ownerId = owner();
     for (let i = 0; i < 7; i++) {

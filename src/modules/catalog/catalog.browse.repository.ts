@@ -90,6 +90,14 @@ const categorySubtree = (category: string) => sql`(
 const tsQuery = (q: SearchText) => sql`websearch_to_tsquery('english', ${q.text})`;
 
 /**
+ * The same query restricted to title words (weight A of `search_vector`): every lexeme of the
+ * parsed query gets `:A`. Parsed again with the `simple` configuration, so the already stemmed
+ * lexemes are not stemmed twice. The GIN index finds the candidates and rechecks the weights.
+ */
+const titleTsQuery = (q: SearchText) =>
+  sql`to_tsquery('simple', regexp_replace(${tsQuery(q)}::text, '''((?:[^'']|'''')+)''', '''\\1'':A', 'g'))`;
+
+/**
  * What the text matches on a course `c`: full-text, then (when fuzzy) a trigram-close title, then a
  * trigram-close instructor name. Callers run each condition as its own scan so each uses its index;
  * an OR of the three on one scan made PostgreSQL fall back to a sequential scan evaluating trigram
@@ -292,10 +300,12 @@ export async function searchCourses(
   const f = facetable(filters);
   const conditions = textConditions(q);
   const cap = q.fuzzy ? FUZZY_CANDIDATES : SEARCH_CANDIDATES;
-  // Courses titled exactly like the query come first (courses_title_lower_idx), so that the cap,
-  // which keeps the first matches the text index finds (in table order), never leaves them out.
+  // Courses titled exactly like the query come first (courses_title_lower_idx), then courses whose
+  // title matches it, so that the cap, which keeps the first matches the text index finds (in table
+  // order), fills with title matches before courses that only mention the words further down.
   const exactTitle = sql`lower(c.title) = lower(${q.positive || q.text.replace(/"/g, '')})`;
-  const branches = [exactTitle, ...conditions].map((condition) => {
+  const titleMatch = sql`c.search_vector @@ ${titleTsQuery(q)}`;
+  const branches = [exactTitle, titleMatch, ...conditions].map((condition) => {
     const where = and([...baseFilters(filters), condition, ...exclusion(q)]);
     return sql`select c.id, ${facetColumns(f)}, ${relevance(q)} as rank from catalog.courses c where ${where}`;
   });
