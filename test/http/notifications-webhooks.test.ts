@@ -174,6 +174,14 @@ describe('outbound webhooks', () => {
       const missed = await deliveries(id);
       expect(missed.map((d) => d.eventId)).toEqual([later.id, event.id]);
       for (const d of missed) expect(d).toMatchObject({ status: 'dead', attemptCount: 0, attempts: [] });
+      // Disabled for over a week: presumably retired, so its log stops growing.
+      await t.app.platform.database.executor.executeSql(
+        `update notifications.webhook_endpoints set disabled_at = now() - interval '8 days' where id = $1`,
+        [id],
+      );
+      const muchLater = await publish(t, 'commerce.payment.succeeded', { paymentId: 3 });
+      await waitFor(async () => received(muchLater.id).length > 0);
+      expect((await deliveries(id)).map((d) => d.eventId)).toEqual([later.id, event.id]);
 
       const enabled = await patch({ status: 'active', description: null });
       expect(enabled.body.data).toMatchObject({

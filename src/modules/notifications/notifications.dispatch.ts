@@ -228,7 +228,8 @@ export function createDispatcher(deps: {
       if (err instanceof NotFound) return null;
       throw err;
     });
-    if (!sender) return 'the sender account no longer exists';
+    // An administrator's account message stays due though the administrator's account is gone.
+    if (!sender) return row.category === 'account' ? null : 'the sender account no longer exists';
     if (!(await deps.policy.maySendTo({ userId: row.senderId, role: sender.role }, row.userId))) {
       return 'the sender may no longer message this recipient';
     }

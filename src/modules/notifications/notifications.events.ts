@@ -155,7 +155,7 @@ export function registerEventHandlers(deps: {
         const [recipient, course, receipt] = await Promise.all([
           dispatcher.recipientOf(p.userId),
           catalog.getCourse(p.courseId),
-          // Null when the order was refunded before this ran: the email then carries no PDF.
+          // Null when the order has no receipt (not paid, or the buyer was erased): no PDF then.
           commerce.receiptAttachment(p.orderId),
         ]);
         if (!recipient) return;

@@ -160,8 +160,6 @@ export function preferenceRoutes(preferences: Preferences) {
       async (request) => successBody(await preferences.update(principalOf(request).userId, request.body)),
     );
 
-    const path = (request: FastifyRequest) => request.url.split('?')[0]!;
-
     r.get(
       '/notifications/unsubscribe',
       {
@@ -186,7 +184,8 @@ export function preferenceRoutes(preferences: Preferences) {
           if (!html) return successBody({ unsubscribed: alreadyOff, scope, message });
           if (alreadyOff) return page(reply, 200, 'You are unsubscribed', message);
           return page(reply, 200, 'Unsubscribe', message, {
-            action: `${path(request)}?token=${encodeURIComponent(request.query.token)}`,
+            // Relative, so it posts to the URL the link opened, whatever prefix a proxy adds.
+            action: `?token=${encodeURIComponent(request.query.token)}`,
             button: `Unsubscribe from ${name}`,
           });
         } catch (err) {

@@ -12,6 +12,8 @@ export const DELIVER_WEBHOOK_JOB = 'notifications.deliverWebhook';
 /** An endpoint whose deliveries have all failed for this long is disabled. */
 const DISABLE_AFTER_SECONDS = 24 * 3600;
 const TIMEOUT_MS = 10_000;
+/** How long after an endpoint is disabled its missed events are still logged for redelivery. */
+const MISSED_LOG_SECONDS = 7 * 24 * 3600;
 const DISABLED_NOTE = 'Not sent: the endpoint was disabled. Redeliver it once the endpoint is active again.';
 
 export interface WebhookSettings {
@@ -66,7 +68,11 @@ export function createWebhookDelivery({ platform, identity, settings, policy }: 
    * between two retries of one delivery (the last backoff step, doubled for jitter), from 1 to 24 h.
    */
   const streakGapSeconds = Math.min(
-    Math.max(settings.retryDelaySeconds * 2 ** Math.max(settings.retryLimit - 1, 0) * 2, 3600),
+    Math.max(
+      // A quarter and 10 minutes more for the attempt itself, polling and a worker restart.
+      settings.retryDelaySeconds * 2 ** Math.max(settings.retryLimit - 1, 0) * 2 * 1.25 + 600,
+      3600,
+    ),
     DISABLE_AFTER_SECONDS,
   );
 
@@ -94,8 +100,14 @@ export function createWebhookDelivery({ platform, identity, settings, policy }: 
         };
         for (const endpoint of await repo.endpointsSubscribedTo(tx, event)) {
           const active = endpoint.status === 'active';
-          // A disabled endpoint's events are logged (dead, no job), so what it missed can be
-          // redelivered once it works again.
+          // A disabled endpoint's events are logged (dead, no job) for a week after it was
+          // disabled, so what it missed can be redelivered once it works again; an endpoint left
+          // disabled longer is presumably retired and its log stops growing.
+          if (
+            !active &&
+            (!endpoint.disabledAt || Date.now() - endpoint.disabledAt.getTime() > MISSED_LOG_SECONDS * 1000)
+          )
+            continue;
           const deliveryId = await repo.insertDelivery(tx, {
             endpointId: endpoint.id,
             eventId: e.id,
@@ -150,11 +162,12 @@ export function createWebhookDelivery({ platform, identity, settings, policy }: 
     const delivery = await repo.findDelivery(db, data.deliveryId);
     if (!delivery || delivery.status === 'succeeded') return;
     // Superseded by a redelivery: that series sends; this job stops (and is not retried).
-    if ((data.series ?? 1) !== delivery.series) return;
+    const series = data.series ?? 1;
+    if (series !== delivery.series) return;
     const endpoint = await repo.findEndpoint(db, delivery.endpointId);
     if (!endpoint) return;
     if (endpoint.status !== 'active' && !data.manual) {
-      await repo.markDeliveryDead(db, delivery.id, DISABLED_NOTE);
+      await repo.markDeliveryDead(db, delivery.id, series, DISABLED_NOTE);
       return;
     }
 
@@ -166,7 +179,10 @@ export function createWebhookDelivery({ platform, identity, settings, policy }: 
         ? await identity.listAdminContacts()
         : [];
 
-    const disabledNow = await db.transaction(async (tx) => {
+    const outcome = await db.transaction(async (tx) => {
+      // A redelivery may have started a new series while this attempt was on the wire: then this
+      // outcome is not recorded (nor counted against the endpoint), and the job stops.
+      if ((await repo.lockDeliverySeries(tx, delivery.id)) !== series) return 'superseded' as const;
       let disabled: repo.EndpointRow | undefined;
       if (result.ok) await repo.clearFailingSince(tx, endpoint.id);
       else {
@@ -208,6 +224,8 @@ export function createWebhookDelivery({ platform, identity, settings, policy }: 
       }
       return Boolean(disabled);
     });
+    if (outcome === 'superseded') return;
+    const disabledNow = outcome;
 
     if (disabledNow)
       logger.warn({ endpointId: endpoint.id }, 'webhook endpoint disabled after 24 h of failures');

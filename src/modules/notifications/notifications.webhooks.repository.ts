@@ -53,7 +53,11 @@ export async function deleteEndpoint(db: DbOrTx, id: number): Promise<boolean> {
 /** Endpoints subscribed to `event`, active or not, with their status. */
 export async function endpointsSubscribedTo(db: DbOrTx, event: string) {
   return db
-    .select({ id: webhookEndpoints.id, status: webhookEndpoints.status })
+    .select({
+      id: webhookEndpoints.id,
+      status: webhookEndpoints.status,
+      disabledAt: webhookEndpoints.disabledAt,
+    })
     .from(webhookEndpoints)
     .where(arrayContains(webhookEndpoints.events, [event]))
     .orderBy(asc(webhookEndpoints.id));
@@ -152,12 +156,30 @@ export async function recordAttempt(
   return delivery.attempts;
 }
 
-/** Ends a delivery without an attempt (its endpoint was disabled). */
-export async function markDeliveryDead(db: DbOrTx, id: number, reason: string): Promise<void> {
+/** Ends a delivery of attempt series `series` without an attempt (its endpoint was disabled). */
+export async function markDeliveryDead(
+  db: DbOrTx,
+  id: number,
+  series: number,
+  reason: string,
+): Promise<void> {
   await db
     .update(webhookDeliveries)
     .set({ status: 'dead', lastError: reason, nextAttemptAt: null })
-    .where(eq(webhookDeliveries.id, id));
+    .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.series, series)));
+}
+
+/**
+ * Locks a delivery row and returns its attempt series (undefined once deleted): an attempt records
+ * its outcome only while its series is current, and a redelivery waits for that to commit.
+ */
+export async function lockDeliverySeries(tx: DbOrTx, id: number): Promise<number | undefined> {
+  const [row] = await tx
+    .select({ series: webhookDeliveries.series })
+    .from(webhookDeliveries)
+    .where(eq(webhookDeliveries.id, id))
+    .for('update');
+  return row?.series;
 }
 
 /**
