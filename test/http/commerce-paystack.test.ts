@@ -8,6 +8,7 @@ import { ledgerTransactions, payments, webhookEvents } from '../../src/modules/c
 import { SIMULATOR_SECRET_KEY } from '../../src/platform/config.ts';
 import { NotFound } from '../../src/platform/errors.ts';
 import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
+import { testCard } from '../factories/commerce.ts';
 import { insertCourse } from '../factories/courses.ts';
 import { createUserWithRole, PASSWORD, uniqueEmail } from '../factories/users.ts';
 
@@ -416,6 +417,34 @@ describe('Paystack payments (simulator)', () => {
     await submit((await openCheckout(third.authorizationUrl)).decline);
     await waitFor(async () => (await paymentRow(third.paymentId)).status === 'failed');
     expect(await orderOf(d.student.token, d.orderId)).toMatchObject({ status: 'failed' });
+  });
+
+  it('follows a course that changed currency while an order was open: the next checkout sells', async () => {
+    const c = await startCheckout();
+    await t.app.platform.database.executor.executeSql(
+      `update catalog.courses set currency = 'USD', price_minor = 4999 where id = $1`,
+      [c.course.id],
+    );
+    const res = await t.request({
+      method: 'POST',
+      url: '/api/payments/initiate',
+      token: c.student.token,
+      payload: {
+        userId: c.student.userId,
+        courseId: c.course.id,
+        amount: 49.99,
+        currency: 'USD',
+        method: 'card',
+        cardDetails: testCard(),
+      },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.data).toMatchObject({ orderId: c.orderId, status: 'success', currency: 'USD' });
+    expect(await orderOf(c.student.token, c.orderId)).toMatchObject({
+      status: 'paid',
+      currency: 'USD',
+      amount: 49.99,
+    });
   });
 
   it('the simulator checks the secret key and answers in Paystack’s shapes', async () => {

@@ -206,7 +206,14 @@ export async function updateOrderPrice(
   orderId: number,
   values: Pick<
     NewOrder,
-    'courseTitle' | 'listPriceMinor' | 'discountMinor' | 'amountMinor' | 'couponId' | 'couponCode' | 'method'
+    | 'courseTitle'
+    | 'currency'
+    | 'listPriceMinor'
+    | 'discountMinor'
+    | 'amountMinor'
+    | 'couponId'
+    | 'couponCode'
+    | 'method'
   >,
 ): Promise<OrderRow> {
   const [row] = await tx

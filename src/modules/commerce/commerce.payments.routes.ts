@@ -30,9 +30,10 @@ export function paymentRoutes(payments: PaymentsService) {
           summary: 'Pay for a course by card, Paystack or wallet',
           description: [
             'The server prices the order (course price minus the optional coupon); `amount` must equal that price (400 on `body.amount`) and `userId` must be the caller (403). The email must be verified (403). One pending order per user and course is reused across attempts; a course already bought or enrolled in is 409, a free one 400; unfinished prerequisites are 403 with one detail per course.',
-            '`card`: charged at once by the built-in card gateway → 201 `status: success`; a declined card or insufficient funds is 402 and the order fails; a gateway error is 502 and the order stays pending, so the same checkout can be retried.',
+            '`card`: charged at once by the built-in card gateway → 201 `status: success`; a declined card or insufficient funds is 402 and the order fails (unless another attempt on it, e.g. a Paystack checkout, is still pending); a gateway error is 502 and the order stays pending, so the same checkout can be retried.',
             '`paystack`: 201 `status: pending` with `accessCode` and `authorizationUrl` (the hosted checkout); the payment completes by webhook. `paystackEmail` defaults to the account email.',
-            '`wallet`: debits the wallet in the course currency → 201 `status: success`, or 402 `Insufficient wallet balance` (the order fails).',
+            '`wallet`: debits the wallet in the course currency → 201 `status: success`, or 402 `Insufficient wallet balance` (the order fails, unless another attempt on it is still pending).',
+            'Several attempts may be open on one order (e.g. two Paystack tabs); paying one made at a price the order no longer has (a later attempt applied a coupon) refunds it automatically.',
             'Send an `Idempotency-Key` to retry safely.',
           ].join('\n\n'),
           security: bearerSecurity,

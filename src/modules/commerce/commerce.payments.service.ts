@@ -169,11 +169,14 @@ function createPaymentsService({ platform, identity, catalog, fulfilment, coupon
       ]);
     }
     const changed =
+      order.currency !== course.currency ||
       order.amountMinor !== price.amountMinor ||
       order.listPriceMinor !== course.priceMinor ||
       order.couponId !== price.couponId;
+    // The course may have changed currency since the order opened: the order follows the course.
     const priced = await orders.updateOrderPrice(tx, order.id, {
       courseTitle: course.title.slice(0, 200),
+      currency: course.currency,
       listPriceMinor: course.priceMinor,
       discountMinor: price.discountMinor,
       amountMinor: price.amountMinor,
