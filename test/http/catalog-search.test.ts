@@ -127,6 +127,30 @@ describe('catalog search, pagination and autocomplete', () => {
     );
   });
 
+  it('says facets are not exhaustive whenever matches were cut off, title matches included', async () => {
+    const ownerId = owner();
+    const copies = async (title: string, description: string, n: number) => {
+      const template = await insertCourse(t, { ownerId, title: `${title} 0`, description });
+      await t.app.platform.database.executor.executeSql(
+        `insert into catalog.courses (slug, title, description, owner_id, instructor_name, status, published_at, search_vector)
+         select c.slug || '-' || g, $2 || ' ' || g, c.description, c.owner_id, c.instructor_name, c.status,
+                c.published_at, c.search_vector
+         from catalog.courses c, generate_series(1, $3::int - 1) g where c.id = $1`,
+        [template.id, title, n],
+      );
+    };
+    // 600 courses with the word in the title, stored before 450 that only mention it.
+    await copies('Scala', 'Typed functional programming', 600);
+    await copies('Functional', 'Exercises in Scala', 450);
+    const cut = await get(`/api/courses?instructor=${ownerId}&q=scala&limit=5`);
+    expect(cut.status).toBe(200);
+    expect(cut.body.data.facetsExhaustive).toBe(false);
+    const few = await get(
+      `/api/courses?instructor=${ownerId}&q=${encodeURIComponent('scala -typed')}&limit=5`,
+    );
+    expect(few.body.data.facetsExhaustive).toBe(true);
+  });
+
   it('keeps pages stable while new courses are published between them', async () => {
     const ownerId = owner();
     for (let i = 0; i < 7; i++) {

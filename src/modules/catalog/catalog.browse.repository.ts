@@ -286,9 +286,9 @@ export interface SearchResult {
 
 /**
  * A search page and its facets in one statement. The candidates are the first SEARCH_CANDIDATES
- * (FUZZY_CANDIDATES with typo tolerance) courses matching `q` and the non-facet filters, found branch by branch (full-text first, then the
- * fuzzy branches, each excluding what an earlier branch matched, so no course appears twice and the
- * scan stops at the cap). Facets count the candidates; a relevance page ranks them; a page in any
+ * (FUZZY_CANDIDATES with typo tolerance) courses matching `q` and the non-facet filters, found
+ * branch by branch (exact title, title words, full text, then the fuzzy branches), each excluding
+ * what an earlier branch matched, so no course appears twice and the scan stops at the cap. Facets count the candidates; a relevance page ranks them; a page in any
  * other order is read exactly from all matches.
  */
 export async function searchCourses(
@@ -305,8 +305,12 @@ export async function searchCourses(
   // order), fills with title matches before courses that only mention the words further down.
   const exactTitle = sql`lower(c.title) = lower(${q.positive || q.text.replace(/"/g, '')})`;
   const titleMatch = sql`c.search_vector @@ ${titleTsQuery(q)}`;
-  const branches = [exactTitle, titleMatch, ...conditions].map((condition) => {
-    const where = and([...baseFilters(filters), condition, ...exclusion(q)]);
+  const ordered = [exactTitle, titleMatch, ...conditions];
+  const branches = ordered.map((condition, i) => {
+    // Each branch leaves out what an earlier one matched, so no course takes two of the cap's places
+    // (which would also make `exhaustive` claim complete facets for a cut-off result).
+    const earlier = ordered.slice(0, i).map((e) => sql`(${e}) is not true`);
+    const where = and([...baseFilters(filters), condition, ...earlier, ...exclusion(q)]);
     return sql`select c.id, ${facetColumns(f)}, ${relevance(q)} as rank from catalog.courses c where ${where}`;
   });
   let page: SQL;
