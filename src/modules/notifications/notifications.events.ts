@@ -58,13 +58,13 @@ export function formatMoney(amountMinor: number, currency: string): string {
  * retried job (or the same event delivered twice) still produces one message.
  */
 export function registerEventHandlers(deps: {
-  platform: Pick<Platform, 'db' | 'jobs' | 'events' | 'config'>;
+  platform: Pick<Platform, 'db' | 'jobs' | 'events' | 'config' | 'logger'>;
   catalog: CatalogReads;
   enrollment: Pick<EnrollmentReads, 'listStudentIds'>;
   commerce: CommerceReads;
   dispatcher: Dispatcher;
 }) {
-  const { db, jobs, events, config } = deps.platform;
+  const { db, jobs, events, config, logger } = deps.platform;
   const { dispatcher, catalog, commerce } = deps;
   const appUrl = config.appUrl;
   const courseUrl = (slug: string) => `${appUrl}/courses/${encodeURIComponent(slug)}`;
@@ -155,8 +155,13 @@ export function registerEventHandlers(deps: {
         const [recipient, course, receipt] = await Promise.all([
           dispatcher.recipientOf(p.userId),
           catalog.getCourse(p.courseId),
-          // Null when the order has no receipt (not paid, or the buyer was erased): no PDF then.
-          commerce.receiptAttachment(p.orderId),
+          // Null when the order has no receipt (not paid, or the buyer was erased): no PDF then. A
+          // receipt that cannot be rendered must not hold up the payment email: it says where the
+          // receipt can be downloaded instead.
+          commerce.receiptAttachment(p.orderId).catch((err: unknown) => {
+            logger.error({ err, orderId: p.orderId }, 'could not attach the receipt to the payment email');
+            return null;
+          }),
         ]);
         if (!recipient) return;
         await send(
