@@ -69,22 +69,30 @@ describe('catalog search, pagination and autocomplete', () => {
     expect(await search('zzqqxx')).toEqual([]);
   });
 
-  it('ranks an exact title first even when the text matches more courses than a search ranks', async () => {
-    const ownerId = owner();
+  /**
+   * `n` published courses of one owner, titled "<title> 0" … "<title> n-1", copied in one statement
+   * from the first (search vector included), so they are stored before anything inserted later.
+   */
+  async function copies(ownerId: number, title: string, description: string, n: number) {
     const template = await insertCourse(t, {
       ownerId,
-      title: 'Python Workshop 0',
-      description: 'Python exercises',
+      title: `${title} 0`,
+      description,
       publishedAt: minutesAgo(60),
     });
-    // 1,000 more matches stored before the exact title, so the text index finds them first.
     await t.app.platform.database.executor.executeSql(
       `insert into catalog.courses (slug, title, description, owner_id, instructor_name, status, published_at, search_vector)
-       select c.slug || '-' || g, 'Python Workshop ' || g, c.description, c.owner_id, c.instructor_name, c.status,
+       select c.slug || '-' || g, $2 || ' ' || g, c.description, c.owner_id, c.instructor_name, c.status,
               c.published_at, c.search_vector
-       from catalog.courses c, generate_series(1, 1000) g where c.id = $1`,
-      [template.id],
+       from catalog.courses c, generate_series(1, $3::int - 1) g where c.id = $1`,
+      [template.id, title, n],
     );
+  }
+
+  it('ranks an exact title first even when the text matches more courses than a search ranks', async () => {
+    const ownerId = owner();
+    // 1,000 more matches stored before the exact title, so the text index finds them first.
+    await copies(ownerId, 'Python Workshop', 'Python exercises', 1001);
     await insertCourse(t, { ownerId, title: 'Python', description: 'The language' });
     const res = await get(`/api/courses?instructor=${ownerId}&q=python&limit=5`);
     expect(res.status).toBe(200);
@@ -94,20 +102,8 @@ describe('catalog search, pagination and autocomplete', () => {
 
   it('prefers title matches when the text matches more courses than a search ranks', async () => {
     const ownerId = owner();
-    const template = await insertCourse(t, {
-      ownerId,
-      title: 'Mobile apps 0',
-      description: 'Screens for phones, written in Kotlin',
-      publishedAt: minutesAgo(60),
-    });
-    // 1,000 courses that mention the word only in their description, stored first.
-    await t.app.platform.database.executor.executeSql(
-      `insert into catalog.courses (slug, title, description, owner_id, instructor_name, status, published_at, search_vector)
-       select c.slug || '-' || g, 'Mobile apps ' || g, c.description, c.owner_id, c.instructor_name, c.status,
-              c.published_at, c.search_vector
-       from catalog.courses c, generate_series(1, 1000) g where c.id = $1`,
-      [template.id],
-    );
+    // 1,001 courses that mention the word only in their description, stored first.
+    await copies(ownerId, 'Mobile apps', 'Screens for phones, written in Kotlin', 1001);
     await insertCourse(t, { ownerId, title: 'Kotlin coroutines in depth', description: 'Concurrency' });
     const res = await get(`/api/courses?instructor=${ownerId}&q=kotlin&limit=5`);
     expect(res.status).toBe(200);
@@ -129,19 +125,9 @@ describe('catalog search, pagination and autocomplete', () => {
 
   it('says facets are not exhaustive whenever matches were cut off, title matches included', async () => {
     const ownerId = owner();
-    const copies = async (title: string, description: string, n: number) => {
-      const template = await insertCourse(t, { ownerId, title: `${title} 0`, description });
-      await t.app.platform.database.executor.executeSql(
-        `insert into catalog.courses (slug, title, description, owner_id, instructor_name, status, published_at, search_vector)
-         select c.slug || '-' || g, $2 || ' ' || g, c.description, c.owner_id, c.instructor_name, c.status,
-                c.published_at, c.search_vector
-         from catalog.courses c, generate_series(1, $3::int - 1) g where c.id = $1`,
-        [template.id, title, n],
-      );
-    };
     // 600 courses with the word in the title, stored before 450 that only mention it.
-    await copies('Scala', 'Typed functional programming', 600);
-    await copies('Functional', 'Exercises in Scala', 450);
+    await copies(ownerId, 'Scala', 'Typed functional programming', 600);
+    await copies(ownerId, 'Functional', 'Exercises in Scala', 450);
     const cut = await get(`/api/courses?instructor=${ownerId}&q=scala&limit=5`);
     expect(cut.status).toBe(200);
     expect(cut.body.data.facetsExhaustive).toBe(false);

@@ -109,16 +109,12 @@ export function batchedRedisStore({
     timeWindow = windowMs;
     const now = Date.now();
     const window = Math.floor(now / windowMs);
-    let counter = counters.get(key);
-    if (!counter || counter.window !== window) {
-      if (!counter && counters.size >= maxKeys) {
-        // Oldest first (Map keeps insertion order): a key seen again is counted anew.
-        const oldest = counters.keys().next().value;
-        if (oldest !== undefined) counters.delete(oldest);
-      }
-      counter = { window, synced: 0, inFlight: 0, pending: 0 };
-      counters.set(key, counter);
-    }
+    const counter = counterFor(counters, key, window, maxKeys, () => ({
+      window,
+      synced: 0,
+      inFlight: 0,
+      pending: 0,
+    }));
     counter.pending += 1;
     dirty = true;
     schedule();
@@ -151,6 +147,29 @@ export function batchedRedisStore({
 }
 
 /**
+ * The counter of `key` in fixed window `window`, a fresh one replacing an older window's; past
+ * `maxKeys` keys the oldest goes (Map keeps insertion order: a key seen again is counted anew).
+ */
+function counterFor<C extends { window: number }>(
+  counters: Map<string, C>,
+  key: string,
+  window: number,
+  maxKeys: number,
+  fresh: () => C,
+): C {
+  let counter = counters.get(key);
+  if (!counter || counter.window !== window) {
+    if (!counter && counters.size >= maxKeys) {
+      const oldest = counters.keys().next().value;
+      if (oldest !== undefined) counters.delete(oldest);
+    }
+    counter = fresh();
+    counters.set(key, counter);
+  }
+  return counter;
+}
+
+/**
  * The strict buckets guard credentials, so a Redis outage must not switch them off (the plugin's
  * `skipOnError` would let every request through): while Redis fails, this process counts on its
  * own, in fixed windows, and the limit holds per process until Redis answers again.
@@ -161,15 +180,7 @@ function withLocalFallback(store: FastifyRateLimitStore, maxKeys: number): Fasti
     const [windowMs] = rest as [number];
     const now = Date.now();
     const window = Math.floor(now / windowMs);
-    let counter = local.get(key);
-    if (!counter || counter.window !== window) {
-      if (!counter && local.size >= maxKeys) {
-        const oldest = local.keys().next().value;
-        if (oldest !== undefined) local.delete(oldest);
-      }
-      counter = { window, count: 0 };
-      local.set(key, counter);
-    }
+    const counter = counterFor(local, key, window, maxKeys, () => ({ window, count: 0 }));
     counter.count += 1;
     callback(null, { current: counter.count, ttl: (window + 1) * windowMs - now });
   };
