@@ -66,6 +66,8 @@ const MESSAGES = {
   free: 'Paid in full by coupon',
 } as const;
 
+const alreadyBought = () => new Conflict('You have already bought this course');
+
 const field = (name: string, message: string) =>
   new ValidationError('Invalid payment details', [{ field: name, message }]);
 
@@ -136,7 +138,7 @@ function createPaymentsService({ platform, identity, catalog, fulfilment, coupon
         }));
       if (!order) continue; // another checkout created it between our two statements: lock that one
       if (await orders.hasPaidOrder(tx, userId, course.courseId)) {
-        throw new Conflict('You have already bought this course');
+        throw alreadyBought();
       }
       return order;
     }
@@ -350,6 +352,9 @@ function createPaymentsService({ platform, identity, catalog, fulfilment, coupon
       const course = await sellableCourse(input);
       const profile = await identity.getProfile(principal.userId);
       if (!profile.isEmailVerified) throw new Forbidden('Verify your email address before buying a course');
+      // Bought before: say so, whether or not the enrollment that follows a payment exists yet (the
+      // check under the order lock below still decides a race).
+      if (await orders.hasPaidOrder(db, principal.userId, course.courseId)) throw alreadyBought();
       await purchaseCheck(principal.userId, course);
       if (input.method === 'paystack') {
         return payWithPaystack(principal, input, course, input.paystackEmail ?? profile.email);
