@@ -48,6 +48,17 @@ export class NotFound extends AppError {
 export class Conflict extends AppError {
   readonly statusCode = 409;
 }
+/**
+ * 409 for a clash with another request or task that is still running (a concurrent checkout, a
+ * refund being processed): not an outcome, so it carries `Retry-After` and an `Idempotency-Key`
+ * does not keep it (a retry with the same key runs again, as Stripe does for concurrent requests).
+ */
+export class InProgress extends AppError {
+  readonly statusCode = 409;
+  constructor(message: string, retryAfterSeconds = 1) {
+    super(message, { headers: { 'retry-after': String(retryAfterSeconds) } });
+  }
+}
 export class UnprocessableEntity extends AppError {
   readonly statusCode = 422;
 }

@@ -281,7 +281,12 @@ describe('refunds: POST and GET /api/orders/{id}/refund', () => {
       return { refundId: row!.id, jobId: job! };
     });
     expect((await getRefund(p.student, p.orderId)).body.data.status).toBe('pending');
-    expect((await refund(admin, p.orderId, { reason: 'Impatient retry' })).status).toBe(409);
+    // A clash with the refund still running is not an outcome: the Idempotency-Key does not keep it.
+    const impatient = { 'idempotency-key': `impatient-${p.orderId}` };
+    const busy = await refund(admin, p.orderId, { reason: 'Impatient retry' }, impatient);
+    expect(busy.status).toBe(409);
+    expect(busy.body.error.message).toMatch(/already in progress/);
+    expect(busy.headers['retry-after']).toBe('5');
     await sql('update pgboss.job set start_after = now() where id = $1', [jobId]);
 
     const done = await waitFor(async () => {
@@ -292,6 +297,10 @@ describe('refunds: POST and GET /api/orders/{id}/refund', () => {
     expect((await order(p.student, p.orderId)).status).toBe('refunded');
     await waitFor(async () => (await enrollmentStatus(p.student.userId, p.course.id)) === 'revoked');
     expect(await ledgerOf(`refund:${refundId}`)).toHaveLength(2);
+    const again = await refund(admin, p.orderId, { reason: 'Impatient retry' }, impatient);
+    expect(again.status).toBe(409);
+    expect(again.headers['idempotent-replayed']).toBeUndefined();
+    expect(again.body.error.message).not.toMatch(/in progress/);
   });
 
   it('bad input on both routes is a 400 with per-field details and changes nothing', async () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { Conflict } from '../../src/platform/errors.ts';
+import { Conflict, InProgress } from '../../src/platform/errors.ts';
 import { bearerSecurity } from '../../src/platform/http/auth.ts';
 import { successBody } from '../../src/platform/http/envelope.ts';
 import { idempotencyHeaderSchema } from '../../src/platform/http/idempotency.ts';
@@ -17,11 +17,12 @@ import { registerStudent } from '../factories/users.ts';
 describe('Idempotency-Key', () => {
   let t: TestApp;
   let runs = 0;
+  let busy = true;
   let release: (() => void) | null = null;
 
   beforeAll(async () => {
     t = await createTestApp(
-      {},
+      { AUTH_RATE_LIMIT_MAX: '1000' },
       {
         setup: async (app) => {
           await app.register(
@@ -40,6 +41,7 @@ describe('Idempotency-Key', () => {
                   const { amount } = request.body as { amount: number };
                   if (amount === 7) await new Promise<void>((resolve) => (release = resolve));
                   if (amount < 0) throw new Conflict('Negative amounts conflict');
+                  if (amount === 409 && busy) throw new InProgress('Another charge is running');
                   if (amount === 500) throw new Error('boom');
                   return reply.code(201).send(successBody({ run: runs, amount }));
                 },
@@ -112,12 +114,30 @@ describe('Idempotency-Key', () => {
     expect(runs).toBe(before + 2);
   });
 
+  it('does not keep a 409 that clashed with a request still running (Retry-After): the retry runs', async () => {
+    const user = await registerStudent(t);
+    const before = runs;
+    const clash = await charge(user.token, 409, 'key-busy');
+    expect(clash.status).toBe(409);
+    expect(clash.headers['retry-after']).toBe('1');
+    busy = false;
+    const retried = await charge(user.token, 409, 'key-busy');
+    expect(retried.status).toBe(201);
+    expect(retried.headers['idempotent-replayed']).toBeUndefined();
+    expect(runs - before).toBe(2);
+    const replay = await charge(user.token, 409, 'key-busy');
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.body).toEqual(retried.body);
+    expect(runs - before).toBe(2);
+  });
+
   it('answers 409 while the first request with the key is still running', async () => {
     const user = await registerStudent(t);
     const first = charge(user.token, 7, 'key-5');
     await new Promise((r) => setTimeout(r, 200));
     const second = await charge(user.token, 7, 'key-5');
     expect(second.status).toBe(409);
+    expect(second.headers['retry-after']).toBe('1');
     release?.();
     expect((await first).status).toBe(201);
     expect((await charge(user.token, 7, 'key-5')).headers['idempotent-replayed']).toBe('true');

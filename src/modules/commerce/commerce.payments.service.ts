@@ -4,6 +4,7 @@ import {
   BadGateway,
   Conflict,
   Forbidden,
+  InProgress,
   NotFound,
   PaymentRequired,
   ValidationError,
@@ -142,7 +143,7 @@ function createPaymentsService({ platform, identity, catalog, fulfilment, coupon
       }
       return order;
     }
-    throw new Conflict('Another checkout for this course is in progress; try again');
+    throw new InProgress('Another checkout for this course is in progress; try again');
   }
 
   /** Opens and prices the order, checks the client's amount and records a pending payment. */

@@ -1,5 +1,5 @@
 import type { Tx } from '../../platform/db.ts';
-import { AppError, Conflict, Forbidden, NotFound } from '../../platform/errors.ts';
+import { AppError, Conflict, Forbidden, InProgress, NotFound } from '../../platform/errors.ts';
 import type { Principal } from '../../platform/http/auth.ts';
 import type { Platform } from '../../platform/platform.ts';
 import type { IdentityApi } from '../identity/index.ts';
@@ -227,7 +227,8 @@ function createRefundsService({ platform, identity, cardGateway, paystack }: Ref
       const order = await visibleOrder(actor, orderId);
       if (order.status !== 'paid') throw notRefundable(order.status);
       const existing = await repo.findRefundOfOrder(db, orderId);
-      if (existing?.status === 'pending') throw new Conflict('A refund of this order is already in progress');
+      if (existing?.status === 'pending')
+        throw new InProgress('A refund of this order is already in progress', 5);
       if (actor.role !== 'admin') {
         const days = config.commerce.refundWindowDays;
         const paidAt = order.paidAt ?? order.updatedAt;
@@ -255,7 +256,7 @@ function createRefundsService({ platform, identity, cardGateway, paystack }: Ref
           reason: input.reason,
           requestedBy: actor.userId,
         });
-        if (!refund) throw new Conflict('A refund of this order is already in progress');
+        if (!refund) throw new InProgress('A refund of this order is already in progress', 5);
         await jobs.send(
           PROCESS_REFUND_JOB,
           { refundId: refund.id },

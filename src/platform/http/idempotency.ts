@@ -3,7 +3,7 @@ import { and, eq, isNull, lt, sql } from 'drizzle-orm';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Database } from '../db.ts';
-import { Conflict, UnprocessableEntity, ValidationError } from '../errors.ts';
+import { InProgress, UnprocessableEntity, ValidationError } from '../errors.ts';
 import type { Jobs } from '../jobs.ts';
 import { idempotencyKeys } from '../platform.tables.ts';
 
@@ -58,8 +58,9 @@ function canonical(value: unknown): string {
  * preHandler: idempotency`), so an anonymous request is 401 before its body is validated.
  * The first request with a key runs and its response (2xx or 4xx) is stored; a retry with the
  * same key and body gets that response again (header `idempotent-replayed: true`); the same key
- * with another body is 422; a retry while the first still runs is 409. Server errors (5xx) and
- * 429s are not stored, so the client can retry them with the same key.
+ * with another body is 422; a retry while the first still runs is 409. Server errors (5xx), 429s
+ * and other answers with `Retry-After` (409 `InProgress`: a clash with a request still running) are
+ * not results and are not stored, so the client can retry them with the same key.
  */
 export function createIdempotency({
   database,
@@ -141,7 +142,7 @@ export function createIdempotency({
         request.idempotency = { scope, key: raw };
         return;
       }
-      throw new Conflict('A request with this Idempotency-Key is still being processed; retry shortly');
+      throw new InProgress('A request with this Idempotency-Key is still being processed; retry shortly');
     }
     return reply
       .code(existing.responseStatus)
@@ -157,8 +158,14 @@ export function createIdempotency({
     if (!claim) return payload;
     request.idempotency = undefined;
     const match = and(eq(idempotencyKeys.scope, claim.scope), eq(idempotencyKeys.key, claim.key));
-    // Server errors and rate-limit answers are not results: a retry with the same key may run.
-    if (reply.statusCode >= 500 || reply.statusCode === 429 || typeof payload !== 'string') {
+    // Server errors, rate-limit answers and clashes with a request still running (`Retry-After`)
+    // are not results: a retry with the same key may run.
+    if (
+      reply.statusCode >= 500 ||
+      reply.statusCode === 429 ||
+      reply.hasHeader('retry-after') ||
+      typeof payload !== 'string'
+    ) {
       await db.delete(idempotencyKeys).where(match);
     } else {
       await db
