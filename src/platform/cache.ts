@@ -16,7 +16,11 @@ export interface CacheWriteOptions {
 
 export interface Cache {
   get<T>(key: string): Promise<T | undefined>;
-  set<T>(key: string, value: T, options: CacheWriteOptions): Promise<void>;
+  /**
+   * Never fails a request: resolves `false` when the value could not be stored (the shared store is
+   * unreachable), for callers that must then keep it some other way.
+   */
+  set<T>(key: string, value: T, options: CacheWriteOptions): Promise<boolean>;
   /** get-or-load with TTL; concurrent callers in one process share one load (no stampede). */
   getOrLoad<T>(key: string, options: CacheWriteOptions, load: () => Promise<T>): Promise<T>;
   /**
@@ -198,11 +202,16 @@ export function createCache(opts: {
       const json = JSON.stringify(value);
       supersede((flight) => flight.key === key);
       local?.drop({ kind: 'key', value: key });
+      let stored = false;
       if (json !== undefined && storable(options.ttlSeconds)) {
-        await store.write(key, json, options.ttlSeconds, options.tags ?? []).catch(() => undefined);
+        stored = await store.write(key, json, options.ttlSeconds, options.tags ?? []).then(
+          () => true,
+          () => false,
+        );
       }
       // Other processes may hold a local copy of the old value; a write never fails a request.
       await local?.broadcast({ kind: 'key', value: key }).catch(() => undefined);
+      return stored;
     },
 
     async getOrLoad<T>(key: string, options: CacheWriteOptions, load: () => Promise<T>) {

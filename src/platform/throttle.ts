@@ -14,38 +14,62 @@ export interface Throttle {
   reset(key: string): Promise<void>;
 }
 
+/**
+ * With Redis, counters are shared by every process. While Redis fails, attempts are counted in this
+ * process instead (as the HTTP rate limiter's store does), so a lockout still holds through an
+ * outage; those counts keep adding to the shared ones until their window ends.
+ */
 export function createThrottle(opts: {
   redis?: Redis;
   keyPrefix: string;
   onError?: (err: unknown) => void;
 }): Throttle {
   const { redis } = opts;
+  const memory = memoryThrottle();
+  if (!redis) return memory;
   const prefix = `${opts.keyPrefix}throttle:`;
-  if (redis) {
-    // During a Redis outage attempts go uncounted rather than failing the request, as the HTTP
-    // rate limiter does: availability over strict limiting.
-    const tolerant = async <T>(run: () => Promise<T>, fallback: T): Promise<T> => {
-      try {
-        return await run();
-      } catch (err) {
-        opts.onError?.(err);
-        return fallback;
-      }
-    };
-    return {
-      hit: (key, windowSeconds) =>
-        tolerant(async () => {
+  const tolerant = async <T>(run: () => Promise<T>, fallback: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      opts.onError?.(err);
+      return fallback();
+    }
+  };
+  return {
+    hit: (key, windowSeconds) =>
+      tolerant(
+        async () => {
           const k = prefix + key;
           const [[, count]] = (await redis.multi().incr(k).expire(k, windowSeconds, 'NX').exec()) as [
             [null, number],
           ];
-          return count;
-        }, 0),
-      count: (key) => tolerant(async () => Number((await redis.get(prefix + key)) ?? 0), 0),
-      ttl: (key) => tolerant(async () => Math.max(0, await redis.ttl(prefix + key)), 0),
-      reset: (key) => tolerant(async () => void (await redis.del(prefix + key)), undefined),
-    };
-  }
+          return count + (await memory.count(key));
+        },
+        () => memory.hit(key, windowSeconds),
+      ),
+    count: (key) =>
+      tolerant(
+        async () => Number((await redis.get(prefix + key)) ?? 0) + (await memory.count(key)),
+        () => memory.count(key),
+      ),
+    ttl: (key) =>
+      tolerant(
+        async () => Math.max(await redis.ttl(prefix + key), await memory.ttl(key), 0),
+        () => memory.ttl(key),
+      ),
+    async reset(key) {
+      await memory.reset(key);
+      await tolerant(
+        async () => void (await redis.del(prefix + key)),
+        async () => undefined,
+      );
+    },
+  };
+}
+
+/** Counters in this process: the whole throttle without Redis, the fallback during an outage. */
+function memoryThrottle(): Throttle {
   const windows = new Map<string, { count: number; resetAt: number }>();
   const live = (key: string) => {
     const w = windows.get(key);

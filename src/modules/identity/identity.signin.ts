@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Cache } from '../../platform/cache.ts';
 import type { Db } from '../../platform/db.ts';
 import { Forbidden, NotFound, TooManyRequests, Unauthorized } from '../../platform/errors.ts';
@@ -76,6 +77,11 @@ export function createSignIn(deps: SignInDeps) {
     `signin-fail:${scope}:${sha256Hex(identifier.toLowerCase())}`;
   const lockKey = (scope: string, identifier: string) =>
     `signin-lock:${scope}:${sha256Hex(identifier.toLowerCase())}`;
+  /**
+   * Lockouts the shared cache could not store (Redis unreachable), kept in this process until they
+   * end so that a lockout still holds during an outage; the throttle counts failures the same way.
+   */
+  const localLocks = new LRUCache<string, number>({ max: 100_000 });
 
   /**
    * Drops revoked sessions from the cache. The revocation itself is committed already, and while
@@ -97,8 +103,9 @@ export function createSignIn(deps: SignInDeps) {
   const signIn = {
     /** Refuses with 429 while `identifier` (an email) is locked out for `scope` (login, otp, mfa, reset). */
     async assertNotLocked(scope: string, identifier: string): Promise<void> {
-      const locked = await cache.get<number>(lockKey(scope, identifier));
-      if (locked && locked > Date.now()) {
+      const key = lockKey(scope, identifier);
+      const locked = Math.max((await cache.get<number>(key)) ?? 0, localLocks.get(key) ?? 0);
+      if (locked > Date.now()) {
         throw new TooManyRequests((locked - Date.now()) / 1000, 'Too many failed attempts; try again later');
       }
     },
@@ -108,12 +115,17 @@ export function createSignIn(deps: SignInDeps) {
       const failures = await throttle.hit(failureKey(scope, identifier), LOCKOUT_WINDOW_SECONDS);
       const seconds = lockoutSeconds(failures);
       if (seconds > 0 && failures % 5 === 0) {
-        await cache.set(lockKey(scope, identifier), Date.now() + seconds * 1000, { ttlSeconds: seconds });
+        const key = lockKey(scope, identifier);
+        const until = Date.now() + seconds * 1000;
+        if (!(await cache.set(key, until, { ttlSeconds: seconds }))) {
+          localLocks.set(key, until, { ttl: seconds * 1000 });
+        }
       }
     },
 
     async clearFailures(scope: string, identifier: string): Promise<void> {
       await throttle.reset(failureKey(scope, identifier));
+      localLocks.delete(lockKey(scope, identifier));
       await cache
         .del(lockKey(scope, identifier))
         .catch((err: unknown) => deps.logger?.warn({ err }, 'could not clear a lockout'));
