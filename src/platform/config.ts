@@ -69,6 +69,8 @@ export const envSchema = z.object({
   WEBHOOKS_RETRY_LIMIT: int(0, 25).default(10),
   /** Lets webhook endpoints target private, loopback, link-local and CGNAT addresses (on-premises receivers, tests). */
   WEBHOOKS_ALLOW_PRIVATE_TARGETS: bool.default(false),
+  /** Days a finished webhook delivery (succeeded or dead) and its attempts are kept after its last activity. */
+  WEBHOOKS_RETENTION_DAYS: int(1, 3650).default(30),
 
   STORAGE_DIR: z.string().min(1).optional(),
   SIGNED_URL_TTL_SECONDS: int(10, 7 * 86_400).default(3600),
@@ -258,6 +260,7 @@ function toConfig(env: Env, secrets: Secrets, oauthProviders: OAuthProviderSetti
       retryDelaySeconds: env.WEBHOOKS_RETRY_DELAY_SECONDS,
       retryLimit: env.WEBHOOKS_RETRY_LIMIT,
       allowPrivateTargets: env.WEBHOOKS_ALLOW_PRIVATE_TARGETS,
+      retentionDays: env.WEBHOOKS_RETENTION_DAYS,
     },
     storage: env.S3_BUCKET
       ? {

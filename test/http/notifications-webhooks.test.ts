@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReceiver } from '../helpers/http-receiver.ts';
-import { createTestApp, type TestApp, waitFor } from '../helpers/app.ts';
+import { PURGE_WEBHOOK_DELIVERIES_JOB } from '../../src/modules/notifications/notifications.webhooks.feature.ts';
+import { createTestApp, jobDone, type TestApp, waitFor } from '../helpers/app.ts';
 import { createUserWithRole } from '../factories/users.ts';
 
 type Caller = { userId: number; token: string; email: string };
@@ -342,6 +343,52 @@ describe('outbound webhooks', () => {
       expect(signatureValid(later, second!.body, oldSecret)).toBe(false);
       const shown = await t.request({ method: 'GET', url: `/api/admin/webhooks/${id}`, token: admin.token });
       expect(shown.body.data.previousSecretExpiresAt).toBeNull();
+    });
+
+    it('the daily purge deletes finished deliveries idle for WEBHOOKS_RETENTION_DAYS, never live ones', async () => {
+      const { body } = await create({ url: `${receiver.url}/purge`, events: ['commerce.payment.failed'] });
+      const endpointId = body.data.id as number;
+      const day = 86_400_000;
+      const ago = (days: number) => new Date(Date.now() - days * day).toISOString();
+      /** A delivery row as the log keeps it, with one attempt at `attemptAt`. */
+      const delivery = async (
+        status: string,
+        createdAt: string,
+        deliveredAt: string | null,
+        attemptAt: string,
+      ) => {
+        const [row] = await sql(
+          t,
+          `insert into notifications.webhook_deliveries
+             (endpoint_id, event_id, event_name, payload, status, attempts, created_at, delivered_at)
+           values ($1, gen_random_uuid(), 'commerce.payment.failed', '{}', $2, 1, $3, $4) returning id`,
+          [endpointId, status, createdAt, deliveredAt],
+        );
+        await sql(
+          t,
+          `insert into notifications.webhook_attempts (delivery_id, attempt, status_code, duration_ms, created_at)
+           values ($1, 1, 500, 12, $2)`,
+          [row!.id, attemptAt],
+        );
+        return row!.id as number;
+      };
+      const oldSucceeded = await delivery('succeeded', ago(40), ago(40), ago(40));
+      const oldDead = await delivery('dead', ago(40), null, ago(39));
+      const redeliveredLately = await delivery('dead', ago(40), null, ago(2));
+      const deliveredLately = await delivery('succeeded', ago(40), ago(1), ago(1));
+      const stillRetrying = await delivery('failed', ago(40), null, ago(40));
+      const recent = await delivery('succeeded', ago(3), ago(3), ago(3));
+
+      await jobDone(t, await t.app.platform.jobs.send(PURGE_WEBHOOK_DELIVERIES_JOB, {}));
+
+      const left = (await deliveries(endpointId, '?limit=100')).map((d) => d.id);
+      expect(left.sort()).toEqual([redeliveredLately, deliveredLately, stillRetrying, recent].sort());
+      const attempts = await sql(
+        t,
+        'select count(*)::int as n from notifications.webhook_attempts where delivery_id = any($1)',
+        [[oldSucceeded, oldDead]],
+      );
+      expect(attempts).toEqual([{ n: 0 }]);
     });
   });
 });

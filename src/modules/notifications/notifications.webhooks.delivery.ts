@@ -23,6 +23,8 @@ export interface WebhookSettings {
   retryLimit: number;
   /** Whether endpoints may target private, loopback, link-local, CGNAT addresses. */
   allowPrivateTargets: boolean;
+  /** Days a finished delivery is kept after its last activity (see notifications.webhooks.retention.ts). */
+  retentionDays: number;
 }
 
 /** The JSON body every delivery carries. */
