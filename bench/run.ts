@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -182,6 +182,8 @@ interface Target {
   headers?: Record<string, string>;
   /** Paths to rotate through, one per request (defeats response caches for uncached targets). */
   paths?: string[];
+  /** The process serving the target, whose CPU time is counted per request. */
+  pid?: number;
 }
 
 interface Measured {
@@ -198,6 +200,12 @@ interface Measured {
   ratioVsBare: number;
   /** p50 latency of this target ÷ p50 latency of the bare route. */
   p50LatencyVsBare: number;
+  /**
+   * CPU time per request (user + system, milliseconds) during the measured seconds, from /proc
+   * (Linux only; absent elsewhere): of the process serving the target, and of every PostgreSQL
+   * process on the machine (with --database postgres). Shows where a target's time goes.
+   */
+  cpuMsPerRequest?: { server: number; postgres?: number };
   /** With --rounds > 1: every round's figures; the fields above are the median round's. */
   rounds?: Array<Omit<Measured, 'rounds'>>;
 }
@@ -209,6 +217,54 @@ function medianRound(runs: Measured[]): Measured {
     (a, b) => a.ratioVsBare - b.ratioVsBare || a.requestsPerSecond - b.requestsPerSecond,
   );
   return { ...sorted[(sorted.length - 1) >> 1]!, rounds: runs };
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ). */
+const ticksPerSecond = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system) a process has used, or undefined where /proc is missing. */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    // Fields after the command name (which may hold spaces), from field 3 on: utime is 14, stime 15.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds used so far by each process named `postgres` (the server and its backends), by pid. */
+function postgresCpuSeconds(): Map<number, number> | undefined {
+  const used = new Map<number, number>();
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').startsWith('postgres')) continue;
+      } catch {
+        continue; // exited meanwhile
+      }
+      const seconds = processCpuSeconds(Number(entry));
+      if (seconds !== undefined) used.set(Number(entry), seconds);
+    }
+  } catch {
+    return undefined;
+  }
+  return used;
+}
+
+/** CPU seconds PostgreSQL used between two snapshots (a backend that started meanwhile counts from 0). */
+function postgresCpuBetween(before: Map<number, number> | undefined, after: Map<number, number> | undefined) {
+  if (!before || !after) return undefined;
+  let total = 0;
+  for (const [pid, seconds] of after) total += Math.max(0, seconds - (before.get(pid) ?? 0));
+  return total;
 }
 
 async function measure(target: Target, options: Options) {
@@ -230,12 +286,28 @@ async function measure(target: Target, options: Options) {
       : {}),
   };
   if (options.warmup > 0) await autocannon({ ...base, duration: options.warmup });
-  return autocannon({ ...base, duration: options.duration, title: target.name });
+  const cpuBefore = { server: target.pid && processCpuSeconds(target.pid), postgres: postgresCpuSeconds() };
+  const result = await autocannon({ ...base, duration: options.duration, title: target.name });
+  const perRequest = (before: number | undefined, after: number | undefined) =>
+    before === undefined || after === undefined || result.requests.total === 0
+      ? undefined
+      : round(((after - before) * 1000) / result.requests.total, 3);
+  const server = perRequest(cpuBefore.server || undefined, target.pid && processCpuSeconds(target.pid));
+  const postgres =
+    options.database === 'postgres'
+      ? perRequest(0, postgresCpuBetween(cpuBefore.postgres, postgresCpuSeconds()))
+      : undefined;
+  return { result, cpu: server === undefined ? undefined : { server, postgres } };
 }
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
-function summarise(target: Target, result: Result, bare: Result | undefined): Measured {
+function summarise(
+  target: Target,
+  result: Result,
+  bare: Result | undefined,
+  cpuMsPerRequest: Measured['cpuMsPerRequest'],
+): Measured {
   const baseline = bare ?? result;
   return {
     name: target.name,
@@ -257,6 +329,7 @@ function summarise(target: Target, result: Result, bare: Result | undefined): Me
     ),
     ratioVsBare: round(result.requests.average / baseline.requests.average, 3),
     p50LatencyVsBare: round(result.latency.p50 / Math.max(baseline.latency.p50, 1), 2),
+    ...(cpuMsPerRequest ? { cpuMsPerRequest } : {}),
   };
 }
 
@@ -289,18 +362,27 @@ function redactUrl(raw: string | undefined) {
 
 function markdownTable(rows: Measured[]) {
   const multi = rows.some((r) => r.rounds);
+  const cpu = rows.some((r) => r.cpuMsPerRequest);
+  const pg = rows.some((r) => r.cpuMsPerRequest?.postgres !== undefined);
+  const ms = (n: number | undefined) => (n === undefined ? '–' : n.toFixed(3));
   const header =
     '| target | route | req/s (mean) | p50 ms | p90 ms | p99 ms | errors | non-2xx | req/s vs bare |' +
     (multi ? ' vs bare, each round | p99 ms, each round |' : '') +
+    (cpu ? ' server CPU ms/req |' : '') +
+    (pg ? ' PostgreSQL CPU ms/req |' : '') +
     '\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |' +
-    (multi ? ' ---: | ---: |' : '');
+    (multi ? ' ---: | ---: |' : '') +
+    (cpu ? ' ---: |' : '') +
+    (pg ? ' ---: |' : '');
   const lines = rows.map(
     (r) =>
       `| ${r.name} | \`GET ${r.url}\` | ${r.requestsPerSecond.toFixed(0)} | ${r.latencyMs.p50} | ${r.latencyMs.p90} | ` +
       `${r.latencyMs.p99} | ${r.errors + r.timeouts} | ${r.non2xx} | ${r.ratioVsBare.toFixed(3)} |` +
       (r.rounds
         ? ` ${r.rounds.map((x) => x.ratioVsBare.toFixed(3)).join(' / ')} | ${r.rounds.map((x) => x.latencyMs.p99).join(' / ')} |`
-        : ''),
+        : '') +
+      (cpu ? ` ${ms(r.cpuMsPerRequest?.server)} |` : '') +
+      (pg ? ` ${ms(r.cpuMsPerRequest?.postgres)} |` : ''),
   );
   return [header, ...lines].join('\n');
 }
@@ -440,6 +522,9 @@ async function main() {
       );
     }
 
+    for (const target of targets) {
+      target.pid = (target.url.startsWith(lecternUrl) ? lectern : bare).proc.pid;
+    }
     const runs: Measured[][] = targets.map(() => []);
     for (let round = 1; round <= options.rounds; round++) {
       // The bare route comes first in every round: each ratio compares figures measured minutes apart.
@@ -449,9 +534,9 @@ async function main() {
           `${options.rounds > 1 ? `round ${round}/${options.rounds}, ` : ''}${target.name}: ` +
             `${options.warmup}s warm-up + ${options.duration}s × ${options.connections} connections`,
         );
-        const result = await measure(target, options);
+        const { result, cpu } = await measure(target, options);
         bareResult ??= result;
-        runs[i]!.push(summarise(target, result, bareResult));
+        runs[i]!.push(summarise(target, result, bareResult, cpu));
         if (!running(lectern) || !running(bare)) throw new Error('a server exited during the run');
         // Requests that timed out on the client may still be queued on the server: let it drain so
         // the next target is measured on its own.
@@ -515,7 +600,11 @@ async function main() {
       `- load: autocannon, ${options.connections} connections, ${options.warmup}s warm-up then ${options.duration}s per target, loopback, load generator on the same machine` +
       `${options.rounds > 1 ? `; ${options.rounds} rounds, each target's median round shown` : ''}\n\n` +
       `${table}\n\n` +
-      'req/s vs bare: the target’s requests/s divided by the bare Fastify route’s requests/s in the same round (1.000 = as fast as bare Fastify).\n';
+      'req/s vs bare: the target’s requests/s divided by the bare Fastify route’s requests/s in the same round (1.000 = as fast as bare Fastify).\n' +
+      (rows.some((r) => r.cpuMsPerRequest)
+        ? '\nCPU ms/req: user + system CPU time during the measured seconds divided by the requests answered, of the process serving the target and (PostgreSQL runs) of all PostgreSQL processes, from /proc. The machine has ' +
+          `${report.machine.cores} cores shared by the load generator, the server and PostgreSQL: ${report.machine.cores} ÷ (server + PostgreSQL CPU per request) bounds the requests/s a target can reach here.\n`
+        : '');
 
     mkdirSync(resultsDir, { recursive: true });
     const base = path.join(resultsDir, `${stamp}-${options.database}`);
