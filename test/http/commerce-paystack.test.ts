@@ -395,6 +395,48 @@ describe('Paystack payments (simulator)', () => {
     expect(await checkLedger(db())).toEqual({ unbalancedTransactions: [], driftedAccounts: [] });
   });
 
+  it('six attempts of one order paid at the same moment: one sells, five are refunded, the ledger balances', async () => {
+    const c = await startCheckout();
+    const attempts = [
+      { paymentId: c.paymentId, transactionId: c.transactionId, authorizationUrl: c.authorizationUrl },
+    ];
+    for (let i = 0; i < 5; i++) attempts.push(await anotherAttempt(c, 5000));
+    const pages = await Promise.all(attempts.map((a) => openCheckout(a.authorizationUrl)));
+    const paid = await Promise.all(pages.map((page) => submit(page.pay)));
+    expect(paid.map((r) => r.status)).toEqual(attempts.map(() => 303));
+
+    const final = await waitFor(
+      async () => {
+        const rows = await Promise.all(attempts.map((a) => paymentRow(a.paymentId)));
+        return rows.every((r) => r.status === 'success' || r.status === 'refunded') && rows;
+      },
+      30_000,
+      100,
+    );
+    const sold = final.filter((r) => r.status === 'success');
+    expect(sold).toHaveLength(1);
+    const refunded = final.filter((r) => r.status === 'refunded');
+    expect(refunded).toHaveLength(5);
+    for (const r of refunded) {
+      expect(r.failureCode).toBe('duplicate_payment');
+      expect(await paystack().verify(r.transactionId)).toMatchObject({ status: 'reversed' });
+      expect(await purchases(r.id)).toHaveLength(0);
+    }
+    expect(await purchases(sold[0]!.id)).toHaveLength(1);
+    expect(await orderOf(c.student.token, c.orderId)).toMatchObject({ status: 'paid', amount: 5000 });
+    const enrollments = await waitFor(async () => {
+      const rows = (
+        await t.app.platform.database.executor.executeSql(
+          'select status, payment_id from enrollment.enrollments where user_id = $1 and course_id = $2',
+          [c.student.userId, c.course.id],
+        )
+      ).rows;
+      return rows.length > 0 && rows;
+    });
+    expect(enrollments).toEqual([{ status: 'in_progress', payment_id: sold[0]!.id }]);
+    expect(await checkLedger(db())).toEqual({ unbalancedTransactions: [], driftedAccounts: [] });
+  });
+
   it('a declined attempt leaves the order open while another attempt is pending; the last one fails it', async () => {
     const c = await startCheckout();
     const second = await anotherAttempt(c, 5000);
