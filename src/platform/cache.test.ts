@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCache, type Cache } from './cache.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -37,6 +38,43 @@ function blockedLoad(cache: Cache) {
     return release.promise;
   });
   return { started: started.promise, release: release.resolve, result };
+}
+
+/** A TCP proxy to Redis that can go away (connections cut, new ones refused) and come back on its port. */
+async function tcpProxy(target: string) {
+  const upstream = new URL(target);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const remote = net.connect(Number(upstream.port || 6379), upstream.hostname);
+    sockets.add(client).add(remote);
+    const close = () => {
+      client.destroy();
+      remote.destroy();
+      sockets.delete(client);
+      sockets.delete(remote);
+    };
+    client.on('error', close).on('close', close);
+    remote.on('error', close).on('close', close);
+    client.pipe(remote).pipe(client);
+  });
+  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    });
+  await listen(0);
+  const port = (server.address() as AddressInfo).port;
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return {
+    url: url.toString(),
+    down: stop,
+    up: () => listen(port),
+    close: stop,
+    listening: () => server.listening,
+  };
 }
 
 /** The behaviour both implementations must share. */
@@ -382,15 +420,51 @@ describe.skipIf(!process.env.REDIS_URL)('redis cache', () => {
     expect(await stale).toBe('"stale"');
     expect(await here.cache.getOrLoadJson('catalog:b', local, async () => '"fresh"')).toBe('"fresh"');
   });
+
+  it('defers an invalidation Redis refused: loaders answer meanwhile, and it lands once Redis is back', async () => {
+    const proxy = await tcpProxy(process.env.REDIS_URL as string);
+    const viaProxy = createRedis(proxy.url);
+    viaProxy.on('error', () => undefined); // expected while the proxy is down
+    await waitForRedis(viaProxy);
+    try {
+      const here = make(viaProxy);
+      const elsewhere = make(redis, here.keyPrefix); // another process, which still reaches Redis
+      const options = { ttlSeconds: 60, tags: ['listing'] };
+      const load = (cache: Cache, text: string) =>
+        cache.getOrLoadJson('catalog:p', options, async () => text);
+      expect(await load(here.cache, '"v1"')).toBe('"v1"');
+
+      await proxy.down();
+      await here.cache.delByTag('listing'); // resolves: deferred, not failed
+      expect(await load(here.cache, '"v2"')).toBe('"v2"');
+      // Until it lands, a process that reaches Redis still reads what it covers (the documented bound)…
+      expect(await load(elsewhere.cache, '"elsewhere"')).toBe('"v1"');
+
+      await proxy.up();
+      // …and once this process reaches Redis again, it lands and the entry is gone for everyone.
+      for (let i = 0; i < 200 && (await load(elsewhere.cache, '"v3"')) !== '"v3"'; i++) await sleep(50);
+      expect(await load(elsewhere.cache, '"unused"')).toBe('"v3"');
+      expect(await load(here.cache, '"unused"')).toBe('"v3"');
+    } finally {
+      viaProxy.disconnect();
+      if (proxy.listening()) await proxy.close();
+    }
+  }, 20_000);
 });
 
 describe('redis cache while Redis is unreachable', () => {
-  it('serves reads from the loader and swallows writes, but rejects invalidations', async () => {
+  it('serves reads from the loader, swallows writes, and defers invalidations', async () => {
     const down = createRedis('redis://127.0.0.1:1');
     down.on('error', () => undefined); // the platform logs these; here they are expected
     try {
       const metrics = createMetrics();
-      const cache = createCache({ redis: down, keyPrefix: 'lectern-test:', metrics });
+      const deferredScopes: unknown[] = [];
+      const cache = createCache({
+        redis: down,
+        keyPrefix: 'lectern-test:',
+        metrics,
+        onDeferred: (_err, scope) => deferredScopes.push(scope),
+      });
       const [value, got, setResult, delResult, tagResult] = await Promise.allSettled([
         cache.getOrLoad('course:1', { ttlSeconds: 60 }, async () => 'from db'),
         cache.get('course:2'),
@@ -400,11 +474,22 @@ describe('redis cache while Redis is unreachable', () => {
       ]);
       expect(value).toEqual({ status: 'fulfilled', value: 'from db' });
       expect(got).toEqual({ status: 'fulfilled', value: undefined });
-      expect(setResult.status).toBe('fulfilled');
-      expect(delResult.status).toBe('rejected');
-      expect(tagResult.status).toBe('rejected');
+      expect(setResult).toEqual({ status: 'fulfilled', value: false });
+      // The change an invalidation follows has committed: it is retried, not failed.
+      expect(delResult.status).toBe('fulfilled');
+      expect(tagResult.status).toBe('fulfilled');
+      expect(deferredScopes).toHaveLength(2);
+      expect(deferredScopes).toEqual(
+        expect.arrayContaining([
+          { kind: 'key', value: 'course:1' },
+          { kind: 'tag', value: 'catalog' },
+        ]),
+      );
+      expect(await cache.getOrLoad('course:1', { ttlSeconds: 60 }, async () => 'again from db')).toBe(
+        'again from db',
+      );
       expect(await metrics.registry.metrics()).toContain(
-        'lectern_cache_requests_total{namespace="course",result="miss"} 2',
+        'lectern_cache_requests_total{namespace="course",result="miss"} 3',
       );
     } finally {
       down.disconnect();

@@ -28,6 +28,10 @@ export interface Cache {
    * parsing (for response bodies sent as they are). `get` of the same key returns the parsed value.
    */
   getOrLoadJson(key: string, options: CacheWriteOptions, load: () => Promise<string>): Promise<string>;
+  /**
+   * Invalidations. They do not reject when Redis is unreachable: they are retried until they land, and
+   * meanwhile this process bypasses the shared store (see `deferred` in createCache).
+   */
   del(key: string): Promise<void>;
   delByPrefix(prefix: string): Promise<void>;
   delByTag(tag: string): Promise<void>;
@@ -58,7 +62,7 @@ interface Flight {
 }
 
 /** What an invalidation covers; also the message one process sends the others' local copies. */
-type Scope = { kind: 'key' | 'prefix' | 'tag'; value: string };
+export type Scope = { kind: 'key' | 'prefix' | 'tag'; value: string };
 
 const covers = (scope: Scope, flight: { key: string; tags: string[] }) =>
   scope.kind === 'key'
@@ -80,6 +84,10 @@ export function createCache(opts: {
   maxEntries?: number;
   /** Most entries kept as local copies of shared entries (`localTtlSeconds`); default 1,000. */
   localMaxEntries?: number;
+  /** How often an invalidation Redis refused is tried again; default 250 ms. */
+  retryIntervalMs?: number;
+  /** Told when Redis refuses an invalidation (it is then deferred, see `invalidate`). */
+  onDeferred?: (err: unknown, scope: Scope) => void;
 }): Cache {
   const store = opts.redis ? redisStore(opts.redis, opts.keyPrefix) : memoryStore(opts.maxEntries ?? 10_000);
   const flights = new Map<string, Flight>();
@@ -102,20 +110,68 @@ export function createCache(opts: {
     }
   }
 
+  const dropLocally = (scope: Scope) => {
+    supersede((flight) => covers(scope, flight));
+    local?.drop(scope);
+  };
+
+  /**
+   * Invalidations Redis refused (unreachable). They follow a change that has committed, so they do not
+   * fail the caller: they are tried again every `retryIntervalMs` until they land, and until then this
+   * process neither reads nor fills the shared store, so it serves what the loaders return. Bound: another
+   * process that reaches Redis first may still read an entry they cover until they land (one retry
+   * interval after Redis is back, if this process lives; else until the entry's TTL).
+   */
+  const deferred: Array<{ scope: Scope; run: () => Promise<void> }> = [];
+  const retryIntervalMs = opts.retryIntervalMs ?? 250;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let retrying = false;
+  const scheduleRetry = () => {
+    if (retryTimer || retrying) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      void retryDeferred();
+    }, retryIntervalMs);
+    retryTimer.unref();
+  };
+  async function retryDeferred() {
+    retrying = true;
+    try {
+      while (deferred.length) {
+        const next = deferred[0]!;
+        try {
+          await next.run();
+          await local?.broadcast(next.scope);
+        } catch {
+          return;
+        }
+        deferred.shift();
+        dropLocally(next.scope);
+      }
+    } finally {
+      retrying = false;
+      if (deferred.length) scheduleRetry();
+    }
+  }
+
   /**
    * Runs an invalidation: overtaken loads are superseded and local copies dropped both before the shared
    * store is changed and after (a load that started meanwhile may have read the old shared entry), then the
-   * other processes are told.
+   * other processes are told. When Redis refuses, the invalidation is deferred (see `deferred`).
    */
   async function invalidate(scope: Scope, run: () => Promise<void>) {
-    const drop = () => {
-      supersede((flight) => covers(scope, flight));
-      local?.drop(scope);
-    };
-    drop();
-    await run();
-    drop();
-    await local?.broadcast(scope);
+    dropLocally(scope);
+    try {
+      await run();
+      dropLocally(scope);
+      await local?.broadcast(scope);
+    } catch (err) {
+      dropLocally(scope);
+      const same = deferred.some((d) => d.scope.kind === scope.kind && d.scope.value === scope.value);
+      if (!same) deferred.push({ scope, run });
+      opts.onDeferred?.(err, scope);
+      scheduleRetry();
+    }
   }
 
   /** Shared hits are JSON text written by this code; text from Redis is still checked before it is served. */
@@ -132,7 +188,10 @@ export function createCache(opts: {
       if (copyEpoch !== undefined && !flight.stale) local!.keep(flight.key, json, options, copyEpoch);
     };
     // The generation stamp is read before the loader starts, so an invalidation during the load is detected.
-    const found = await store.read(flight.key, flight.tags).catch(() => undefined);
+    // While an invalidation is deferred the shared store may hold what it covers: neither read nor fill it.
+    const found = deferred.length
+      ? undefined
+      : await store.read(flight.key, flight.tags).catch(() => undefined);
     if (found?.json !== undefined) {
       const cached = asText ? (readable(found.json) ? { value: found.json } : undefined) : decode(found.json);
       if (cached) {
@@ -193,7 +252,9 @@ export function createCache(opts: {
     kind: store.kind,
 
     async get<T>(key: string) {
-      const found = decode((await store.read(key).catch(() => undefined))?.json);
+      const found = deferred.length
+        ? undefined
+        : decode((await store.read(key).catch(() => undefined))?.json);
       count(key, found !== undefined);
       return found?.value as T | undefined;
     },

@@ -33,7 +33,13 @@ export async function createPlatform(
   const redis = config.redis ? createRedis(config.redis.url) : undefined;
   redis?.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
   if (redis && !(await waitForRedis(redis))) logger.error('redis is not reachable; starting degraded');
-  const cache = createCache({ redis, keyPrefix: config.redis?.keyPrefix ?? 'lectern:', metrics });
+  const cache = createCache({
+    redis,
+    keyPrefix: config.redis?.keyPrefix ?? 'lectern:',
+    metrics,
+    onDeferred: (err, scope) =>
+      logger.warn({ err, scope }, 'cache invalidation deferred: Redis refused it; retrying until it lands'),
+  });
   const jobs = createJobs({
     database,
     logger,

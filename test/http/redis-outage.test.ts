@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { PASSWORD, registerStudent } from '../factories/users.ts';
+import { insertCourse } from '../factories/courses.ts';
+import { createUserWithRole, PASSWORD, registerStudent } from '../factories/users.ts';
 
 // Port 1 on loopback: nothing listens, so every Redis command fails as in an outage.
 describe('when Redis is unreachable', () => {
@@ -28,6 +29,29 @@ describe('when Redis is unreachable', () => {
     expect(ready.status).toBe(503);
     expect(ready.body.error.details).toContainEqual(expect.objectContaining({ field: 'redis' }));
     expect((await t.request({ method: 'GET', url: '/health/live' })).status).toBe(200);
+  }, 60_000);
+
+  it('a catalog edit succeeds (its cache invalidation is deferred) and every read shows it', async () => {
+    const admin = await createUserWithRole(t, 'admin');
+    const course = await insertCourse(t, { title: 'Before the outage edit' });
+    const title = async () =>
+      (await t.request({ method: 'GET', url: `/api/courses/${course.id}` })).body.data.title as string;
+    const listed = async () =>
+      (await t.request({ method: 'GET', url: '/api/courses?limit=50' })).body.data.items.map(
+        (c: { title: string }) => c.title,
+      ) as string[];
+    expect(await title()).toBe('Before the outage edit');
+    expect(await listed()).toContain('Before the outage edit');
+    const edit = await t.request({
+      method: 'PATCH',
+      url: `/api/courses/${course.id}`,
+      token: admin.token,
+      payload: { title: 'After the outage edit' },
+    });
+    expect(edit.status).toBe(200);
+    expect(await title()).toBe('After the outage edit');
+    expect(await listed()).toContain('After the outage edit');
+    expect(await listed()).not.toContain('Before the outage edit');
   }, 60_000);
 });
 

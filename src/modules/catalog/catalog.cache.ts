@@ -3,7 +3,8 @@ import type { Cache } from '../../platform/cache.ts';
 /**
  * Cache keys and tags of the catalog. Course detail is tagged with its course; every listing
  * (catalog pages, popular, search, seed 002 list) with `catalog:listing`. Any change to a course
- * that a visitor can see drops both, before the write's response is sent.
+ * that a visitor can see drops both, before the write's response is sent (if Redis refuses, the drop
+ * is retried until it lands and this process bypasses Redis meanwhile: see platform/cache.ts).
  */
 export const catalogCache = {
   courseKey: (id: number) => `course:${id}`,
