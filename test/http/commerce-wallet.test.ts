@@ -407,6 +407,26 @@ describe('wallet', () => {
       expect((await redeem(other, codes[0]!.code)).status).toBe(200);
     });
 
+    it('counts parallel wrong guesses exactly: of 25 at once, 10 are refused as invalid and 15 with 429', async () => {
+      const { codes } = await batchOf({ count: 1 });
+      const student = await registerStudent(t);
+      const guesses = await Promise.all(
+        Array.from({ length: 25 }, (_, i) =>
+          redeem(student, `ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ-Z${String(i).padStart(2, '0')}Y`),
+        ),
+      );
+      const statuses = guesses.map((r) => r.status).sort();
+      expect(statuses.filter((s) => s === 400)).toHaveLength(10);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(15);
+      const audited = await sql(
+        `select count(*)::int as n from identity.audit_log
+          where actor_id = $1 and action = 'commerce.voucher.redeem_failed'`,
+        [student.userId],
+      );
+      expect(audited).toEqual([{ n: 10 }]);
+      expect((await redeem(student, codes[0]!.code)).status).toBe(429);
+    });
+
     it('limits failures per client address across accounts (30 per window)', async () => {
       const { codes } = await batchOf({ count: 1 });
       const ip = newIp();

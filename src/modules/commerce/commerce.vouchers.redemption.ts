@@ -1,4 +1,4 @@
-import type { Db } from '../../platform/db.ts';
+import type { Db, Tx } from '../../platform/db.ts';
 import { TooManyRequests, ValidationError } from '../../platform/errors.ts';
 import type { Platform } from '../../platform/platform.ts';
 import type { Throttle } from '../../platform/throttle.ts';
@@ -69,15 +69,19 @@ export function createVoucherRedemption(deps: VoucherRedemptionDeps) {
     );
   }
 
-  /** Counts and audits a failure, and returns the generic error to throw. */
-  async function failure(
+  /** Counts a failed attempt against the caller and their address. */
+  async function countFailure(who: Actor) {
+    await throttle.hit(userKey(who), limits.windowSeconds);
+    await throttle.hit(ipKey(who), limits.windowSeconds);
+  }
+
+  /** Audits a failure (already counted), and returns the generic error to throw. */
+  async function refusal(
     who: Actor,
     reason: RedeemFailureReason,
     hint: string | null,
     voucherId?: number,
   ): Promise<ValidationError> {
-    await throttle.hit(userKey(who), limits.windowSeconds);
-    await throttle.hit(ipKey(who), limits.windowSeconds);
     await identity.audit({
       action: 'commerce.voucher.redeem_failed',
       actorId: who.userId,
@@ -93,8 +97,11 @@ export function createVoucherRedemption(deps: VoucherRedemptionDeps) {
   }
 
   /** Why a well-formed code could not be claimed, read after the claim failed. */
-  async function reasonFor(codeHash: string): Promise<{ reason: RedeemFailureReason; voucherId?: number }> {
-    const voucher = await repo.findVoucherByHash(db, codeHash);
+  async function reasonFor(
+    tx: Tx,
+    codeHash: string,
+  ): Promise<{ reason: RedeemFailureReason; voucherId?: number }> {
+    const voucher = await repo.findVoucherByHash(tx, codeHash);
     if (!voucher) return { reason: 'unknown' };
     const reason = voucher.effectiveStatus === 'redeemed' ? 'already_redeemed' : voucher.effectiveStatus;
     // `active` here means the voucher changed between the claim and this read; it is refused all the same.
@@ -110,14 +117,26 @@ export function createVoucherRedemption(deps: VoucherRedemptionDeps) {
      * (voucher float → user wallet, reference `voucher:<id>`) commits with it or not at all.
      */
     async redeem(who: Actor, code: string) {
-      await assertAllowed(who);
       const normalised = normaliseVoucherCode(code);
-      if (!normalised) throw await failure(who, 'malformed', attemptHint(code));
-      const codeHash = hashVoucherCode(normalised);
+      const codeHash = normalised ? hashVoucherCode(normalised) : undefined;
 
-      const credited = await db.transaction(async (tx) => {
+      // One attempt per user at a time (a transaction-scoped advisory lock): the failure limit is
+      // checked and a failure counted inside it, so parallel wrong guesses cannot overshoot the limit,
+      // and a user's parallel valid redemptions simply queue. Nothing in it takes a second database
+      // connection (the audit comes after), so waiters cannot starve the lock holder of the pool.
+      const outcome = await db.transaction(async (tx) => {
+        await repo.lockRedeemer(tx, who.userId);
+        await assertAllowed(who);
+        if (!normalised || !codeHash) {
+          await countFailure(who);
+          return { failed: { reason: 'malformed' as const, hint: attemptHint(code) } };
+        }
         const voucher = await repo.claimVoucher(tx, codeHash, who.userId);
-        if (!voucher) return null;
+        if (!voucher) {
+          const { reason, voucherId } = await reasonFor(tx, codeHash);
+          await countFailure(who);
+          return { failed: { reason, hint: voucherHint(normalised), voucherId } };
+        }
         const { amountMinor, currency } = voucher;
         const posted = await postLedger(tx, {
           kind: 'voucher_redemption',
@@ -139,14 +158,14 @@ export function createVoucherRedemption(deps: VoucherRedemptionDeps) {
           currency,
           ledgerTransactionId: posted.transactionId,
         });
-        return { voucher, balanceMinor, transactionId: posted.transactionId };
+        return { credited: { voucher, balanceMinor, transactionId: posted.transactionId } };
       });
 
-      if (!credited) {
-        const { reason, voucherId } = await reasonFor(codeHash);
-        throw await failure(who, reason, voucherHint(normalised), voucherId);
+      if (outcome.failed) {
+        const { reason, hint, voucherId } = outcome.failed;
+        throw await refusal(who, reason, hint, voucherId);
       }
-      const { voucher, balanceMinor, transactionId } = credited;
+      const { voucher, balanceMinor, transactionId } = outcome.credited;
       await identity.audit({
         action: 'commerce.voucher.redeemed',
         actorId: who.userId,

@@ -97,6 +97,14 @@ export async function findVoucherByHash(db: DbOrTx, codeHash: string): Promise<V
 }
 
 /**
+ * Serialises one user's redemption attempts until the transaction ends, so the failure limit is
+ * checked and counted one attempt at a time (commerce.vouchers.redemption.ts).
+ */
+export async function lockRedeemer(tx: Tx, userId: number) {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext('commerce.voucher_redeemer'), ${userId}::int)`);
+}
+
+/**
  * Marks the voucher redeemed by `userId` if, and only if, it is still redeemable. Concurrent
  * callers queue on the row lock and re-check the condition against the committed row, so exactly
  * one of them gets the row back.
