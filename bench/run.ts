@@ -286,16 +286,20 @@ async function measure(target: Target, options: Options) {
       : {}),
   };
   if (options.warmup > 0) await autocannon({ ...base, duration: options.warmup });
-  const cpuBefore = { server: target.pid && processCpuSeconds(target.pid), postgres: postgresCpuSeconds() };
+  const serverCpu = () => (target.pid === undefined ? undefined : processCpuSeconds(target.pid));
+  const before = { server: serverCpu(), postgres: postgresCpuSeconds() };
   const result = await autocannon({ ...base, duration: options.duration, title: target.name });
-  const perRequest = (before: number | undefined, after: number | undefined) =>
-    before === undefined || after === undefined || result.requests.total === 0
+  const serverAfter = serverCpu();
+  const perRequest = (seconds: number | undefined) =>
+    seconds === undefined || result.requests.total === 0
       ? undefined
-      : round(((after - before) * 1000) / result.requests.total, 3);
-  const server = perRequest(cpuBefore.server || undefined, target.pid && processCpuSeconds(target.pid));
+      : round((seconds * 1000) / result.requests.total, 3);
+  const server = perRequest(
+    before.server === undefined || serverAfter === undefined ? undefined : serverAfter - before.server,
+  );
   const postgres =
     options.database === 'postgres'
-      ? perRequest(0, postgresCpuBetween(cpuBefore.postgres, postgresCpuSeconds()))
+      ? perRequest(postgresCpuBetween(before.postgres, postgresCpuSeconds()))
       : undefined;
   return { result, cpu: server === undefined ? undefined : { server, postgres } };
 }

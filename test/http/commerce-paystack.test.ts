@@ -332,24 +332,22 @@ describe('Paystack payments (simulator)', () => {
     ).rejects.toMatchObject({ statusCode: 409 });
   });
 
+  /** `POST /api/payments/initiate` by the checkout's student for its course, with `body` added. */
+  const initiateAgain = (c: Awaited<ReturnType<typeof startCheckout>>, body: Record<string, unknown>) =>
+    t.request({
+      method: 'POST',
+      url: '/api/payments/initiate',
+      token: c.student.token,
+      payload: { userId: c.student.userId, courseId: c.course.id, ...body },
+    });
+
   /** Another Paystack checkout of the same course by the same student (the order is reused). */
   async function anotherAttempt(
     c: Awaited<ReturnType<typeof startCheckout>>,
     amount: number,
     couponCode?: string,
   ) {
-    const res = await t.request({
-      method: 'POST',
-      url: '/api/payments/initiate',
-      token: c.student.token,
-      payload: {
-        userId: c.student.userId,
-        courseId: c.course.id,
-        amount,
-        method: 'paystack',
-        ...(couponCode ? { couponCode } : {}),
-      },
-    });
+    const res = await initiateAgain(c, { amount, method: 'paystack', ...(couponCode ? { couponCode } : {}) });
     expect(res.status).toBe(201);
     expect(res.body.data.orderId).toBe(c.orderId);
     return res.body.data as { paymentId: number; transactionId: string; authorizationUrl: string };
@@ -467,18 +465,11 @@ describe('Paystack payments (simulator)', () => {
       `update catalog.courses set currency = 'USD', price_minor = 4999 where id = $1`,
       [c.course.id],
     );
-    const res = await t.request({
-      method: 'POST',
-      url: '/api/payments/initiate',
-      token: c.student.token,
-      payload: {
-        userId: c.student.userId,
-        courseId: c.course.id,
-        amount: 49.99,
-        currency: 'USD',
-        method: 'card',
-        cardDetails: testCard(),
-      },
+    const res = await initiateAgain(c, {
+      amount: 49.99,
+      currency: 'USD',
+      method: 'card',
+      cardDetails: testCard(),
     });
     expect(res.status).toBe(201);
     expect(res.body.data).toMatchObject({ orderId: c.orderId, status: 'success', currency: 'USD' });

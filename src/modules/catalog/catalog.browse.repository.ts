@@ -288,8 +288,9 @@ export interface SearchResult {
  * A search page and its facets in one statement. The candidates are the first SEARCH_CANDIDATES
  * (FUZZY_CANDIDATES with typo tolerance) courses matching `q` and the non-facet filters, found
  * branch by branch (exact title, title words, full text, then the fuzzy branches), each excluding
- * what an earlier branch matched, so no course appears twice and the scan stops at the cap. Facets count the candidates; a relevance page ranks them; a page in any
- * other order is read exactly from all matches.
+ * what an earlier branch matched, so no course appears twice and the scan stops at the cap. Facets
+ * count the candidates; a relevance page ranks them; a page in any other order is read exactly
+ * from all matches.
  */
 export async function searchCourses(
   db: DbOrTx,

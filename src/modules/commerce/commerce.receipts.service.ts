@@ -78,10 +78,6 @@ function createReceiptsService({ platform, identity }: ReceiptsDeps) {
     }
   }
 
-  // A payment that succeeded gets its receipt by email. The consumer only enqueues the job in the
-  // event's transaction (so it exists only if that commits); the job reads the buyer's profile
-  // through the identity API, which cannot join this transaction, and its idempotency key sends
-  // the mail once per order however often the job runs.
   return {
     /** `GET /api/orders/{id}/receipt`: the buyer and admins; 404 for others and unpaid orders. */
     async render(principal: Principal, orderId: number): Promise<{ filename: string; pdf: Buffer }> {
